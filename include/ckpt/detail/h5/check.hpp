@@ -1,0 +1,120 @@
+#pragma once
+/// Checked HDF5 calls: every failure becomes a ckpt::IoError carrying the HDF5 error stack,
+/// and HDF5's own printing to stderr is silenced while we are in control (HighFive SilenceHDF5).
+
+#include "ckpt/error.hpp"
+
+#include <hdf5.h>
+
+#include <string>
+#include <utility>
+
+namespace ckpt::detail::h5 {
+
+/// Turns off HDF5's automatic error printing for the lifetime of the object (per thread/stack).
+class Silence {
+public:
+    Silence() noexcept {
+        H5Eget_auto2(H5E_DEFAULT, &old_func_, &old_data_);
+        H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
+    }
+    ~Silence() { H5Eset_auto2(H5E_DEFAULT, old_func_, old_data_); }
+    Silence(const Silence&) = delete;
+    Silence& operator=(const Silence&) = delete;
+
+private:
+    H5E_auto2_t old_func_ = nullptr;
+    void* old_data_ = nullptr;
+};
+
+/// The current HDF5 error stack as text, innermost frame last, one line per frame.
+inline std::string error_stack() {
+    std::string text;
+    auto walk = [](unsigned n, const H5E_error2_t* e, void* out) -> herr_t {
+        auto& s = *static_cast<std::string*>(out);
+        char major[128] = "", minor[128] = "";
+        H5Eget_msg(e->maj_num, nullptr, major, sizeof major);
+        H5Eget_msg(e->min_num, nullptr, minor, sizeof minor);
+        s += "  #" + std::to_string(n) + " " + (e->func_name ? e->func_name : "?") + ": " +
+             (e->desc ? e->desc : "") + " (" + major + ": " + minor + ")\n";
+        return 0;
+    };
+    H5Ewalk2(H5E_DEFAULT, H5E_WALK_DOWNWARD, walk, &text);
+    H5Eclear2(H5E_DEFAULT);
+    return text;
+}
+
+/// An IoError for a failed HDF5 call on `object` in `file`, with the HDF5 stack attached.
+inline IoError make_error(const std::string& call, const std::string& file, const std::string& object) {
+    ErrorInfo info;
+    info.hdf5_stack = error_stack();
+    info.sentence = call + " failed";
+    // The innermost frame's description is usually the most telling part of the stack.
+    auto last = info.hdf5_stack.rfind("  #");
+    if (last != std::string::npos) {
+        auto colon = info.hdf5_stack.find(": ", last);
+        auto end = info.hdf5_stack.find('\n', last);
+        if (colon != std::string::npos && colon < end) info.sentence += ": " + info.hdf5_stack.substr(colon + 2, end - colon - 2);
+    }
+    info.file = file;
+    info.object = object;
+    return IoError(std::move(info));
+}
+
+/// Checks an HDF5 return value (negative = failure) and throws IoError naming the call and object.
+template <class R>
+R check(R ret, const char* call, const std::string& file, const std::string& object = {}) {
+    if (ret < 0) raise(make_error(call, file, object));
+    return ret;
+}
+
+/// Owning hid_t with the right close function; close failures in destructors are ignored
+/// (a destructor may run during unwinding, so it must not throw).
+class Handle {
+public:
+    using Closer = herr_t (*)(hid_t);
+    Handle() = default;
+    Handle(hid_t id, Closer closer) noexcept : id_(id), closer_(closer) {}
+    Handle(Handle&& o) noexcept : id_(std::exchange(o.id_, H5I_INVALID_HID)), closer_(o.closer_) {}
+    Handle& operator=(Handle&& o) noexcept {
+        if (this != &o) {
+            reset();
+            id_ = std::exchange(o.id_, H5I_INVALID_HID);
+            closer_ = o.closer_;
+        }
+        return *this;
+    }
+    Handle(const Handle&) = delete;
+    Handle& operator=(const Handle&) = delete;
+    ~Handle() { reset(); }
+
+    hid_t get() const noexcept { return id_; }
+    operator hid_t() const noexcept { return id_; }  // NOLINT: handles are used where hid_t is
+    bool valid() const noexcept { return id_ >= 0; }
+
+    /// Closes now; returns the close function's status (close can fail: H5Fclose flushes).
+    herr_t close() noexcept {
+        herr_t r = 0;
+        if (id_ >= 0 && closer_) r = closer_(id_);
+        id_ = H5I_INVALID_HID;
+        return r;
+    }
+    void reset() noexcept {
+        Silence quiet;
+        close();
+    }
+
+private:
+    hid_t id_ = H5I_INVALID_HID;
+    Closer closer_ = nullptr;
+};
+
+inline Handle property_list(hid_t cls, const std::string& file) {
+    return {check(H5Pcreate(cls), "H5Pcreate", file), H5Pclose};
+}
+inline Handle dataspace(int ndims, const hsize_t* dims, const std::string& file) {
+    return {check(ndims == 0 ? H5Screate(H5S_SCALAR) : H5Screate_simple(ndims, dims, nullptr), "H5Screate", file),
+            H5Sclose};
+}
+
+}  // namespace ckpt::detail::h5

@@ -1,0 +1,284 @@
+#pragma once
+/// A checkpoint file opened through parallel HDF5 (MPI-IO), with the few operations ckpt needs.
+/// Creation, group/dataset/attribute creation and attribute writes are collective; reads of
+/// attributes and of each rank's own data are independent, so a rank that fails while restoring
+/// never leaves the others waiting in a collective it will not reach.
+
+#include "ckpt/detail/h5/types.hpp"
+
+#include <mpi.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace ckpt::detail::h5 {
+
+enum class Access { Create, Read };
+
+class File {
+public:
+    /// Collective over `comm`.
+    File(const std::string& path, MPI_Comm comm, Access access) : path_(path) {
+        Silence quiet;
+        Handle fapl = property_list(H5P_FILE_ACCESS, path_);
+        check(H5Pset_fapl_mpio(fapl, comm, MPI_INFO_NULL), "H5Pset_fapl_mpio", path_);
+        // Newest format: compact link storage and dense attributes, so entries have no size limits.
+        check(H5Pset_libver_bounds(fapl, H5F_LIBVER_V18, H5F_LIBVER_LATEST), "H5Pset_libver_bounds", path_);
+        if (access == Access::Create) {
+            // Metadata writes go through one collective call instead of every rank writing.
+            check(H5Pset_coll_metadata_write(fapl, true), "H5Pset_coll_metadata_write", path_);
+            file_ = Handle(check(H5Fcreate(path_.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl), "H5Fcreate", path_),
+                           H5Fclose);
+        } else {
+            file_ = Handle(check(H5Fopen(path_.c_str(), H5F_ACC_RDONLY, fapl), "H5Fopen", path_), H5Fclose);
+        }
+    }
+
+    const std::string& path() const noexcept { return path_; }
+    hid_t id() const noexcept { return file_; }
+
+    /// Collective. Flushes HDF5 buffers and asks MPI-IO to sync the file to stable storage.
+    void flush() { check(H5Fflush(file_, H5F_SCOPE_GLOBAL), "H5Fflush", path_); }
+
+    /// Collective. Closes now, so a failure to write the last metadata is reported, not lost.
+    void close() {
+        Silence quiet;
+        if (file_.valid() && file_.close() < 0) raise(make_error("H5Fclose", path_, "/"));
+    }
+
+    bool exists(const std::string& object) const {
+        Silence quiet;
+        // H5Lexists needs each parent to exist; walk the path one component at a time.
+        std::size_t pos = 0;
+        while (pos != std::string::npos) {
+            pos = object.find('/', pos + 1);
+            std::string prefix = object.substr(0, pos);
+            if (prefix.size() > 1 && H5Lexists(file_, prefix.c_str(), H5P_DEFAULT) <= 0) return false;
+        }
+        return true;
+    }
+
+    /// Collective.
+    void create_group(const std::string& object) {
+        Silence quiet;
+        Handle g(check(H5Gcreate2(file_, object.c_str(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), "H5Gcreate", path_,
+                       object),
+                 H5Gclose);
+    }
+
+    /// Collective. A contiguous dataset of `dims` elements, storage allocated at creation.
+    Handle create_dataset(const std::string& object, hid_t type, const std::vector<hsize_t>& dims) {
+        Silence quiet;
+        Handle space = dataspace(static_cast<int>(dims.size()), dims.data(), path_);
+        Handle dcpl = property_list(H5P_DATASET_CREATE, path_);
+        check(H5Pset_layout(dcpl, H5D_CONTIGUOUS), "H5Pset_layout", path_, object);
+        // Allocate early and never write fill values: every byte is written by some rank.
+        check(H5Pset_alloc_time(dcpl, H5D_ALLOC_TIME_EARLY), "H5Pset_alloc_time", path_, object);
+        check(H5Pset_fill_time(dcpl, H5D_FILL_TIME_NEVER), "H5Pset_fill_time", path_, object);
+        return {check(H5Dcreate2(file_, object.c_str(), type, space, H5P_DEFAULT, dcpl, H5P_DEFAULT), "H5Dcreate",
+                      path_, object),
+                H5Dclose};
+    }
+
+    Handle open_dataset(const std::string& object) const {
+        Silence quiet;
+        return {check(H5Dopen2(file_, object.c_str(), H5P_DEFAULT), "H5Dopen", path_, object), H5Dclose};
+    }
+
+    /// Collective: every rank writes its block [offset, offset+count) of a 1-D dataset, or its
+    /// row `row` of a 2-D dataset when `row_width` > 0. count may be 0.
+    void write_block(hid_t dset, const std::string& object, hid_t type, const void* data, hsize_t offset,
+                     hsize_t count, bool collective = true) {
+        transfer(dset, object, type, const_cast<void*>(data), offset, count, collective, true);
+    }
+    /// Independent read of this rank's block.
+    void read_block(hid_t dset, const std::string& object, hid_t type, void* data, hsize_t offset,
+                    hsize_t count) const {
+        const_cast<File*>(this)->transfer(dset, object, type, data, offset, count, false, false);
+    }
+
+    /// Collective: every rank writes row `row` (width `width`) of a 2-D uint64 dataset.
+    void write_row(hid_t dset, const std::string& object, const std::uint64_t* row_data, hsize_t row, hsize_t width) {
+        Silence quiet;
+        Handle fspace(check(H5Dget_space(dset), "H5Dget_space", path_, object), H5Sclose);
+        hsize_t start[2] = {row, 0}, count[2] = {1, width};
+        check(H5Sselect_hyperslab(fspace, H5S_SELECT_SET, start, nullptr, count, nullptr), "H5Sselect_hyperslab",
+              path_, object);
+        Handle mspace = dataspace(2, count, path_);
+        Handle dxpl = transfer_list(true);
+        check(H5Dwrite(dset, H5T_NATIVE_UINT64, mspace, fspace, dxpl, row_data), "H5Dwrite", path_, object);
+    }
+    /// Independent read of row `row`; the dataset's width must be `width`.
+    std::vector<std::uint64_t> read_row(const std::string& object, hsize_t row) const {
+        Silence quiet;
+        Handle dset = open_dataset(object);
+        Handle fspace(check(H5Dget_space(dset), "H5Dget_space", path_, object), H5Sclose);
+        hsize_t dims[2] = {0, 0};
+        if (H5Sget_simple_extent_ndims(fspace) != 2) raise(bad_layout(object, "is not a 2-D table"));
+        H5Sget_simple_extent_dims(fspace, dims, nullptr);
+        if (row >= dims[0]) raise(bad_layout(object, "has no row for rank " + std::to_string(row)));
+        std::vector<std::uint64_t> out(dims[1]);
+        hsize_t start[2] = {row, 0}, count[2] = {1, dims[1]};
+        check(H5Sselect_hyperslab(fspace, H5S_SELECT_SET, start, nullptr, count, nullptr), "H5Sselect_hyperslab",
+              path_, object);
+        Handle mspace = dataspace(2, count, path_);
+        check(H5Dread(dset, H5T_NATIVE_UINT64, mspace, fspace, H5P_DEFAULT, out.data()), "H5Dread", path_, object);
+        return out;
+    }
+
+    /// Collective (all ranks pass the same value).
+    void write_attribute(const std::string& object, const std::string& name, const std::string& value) {
+        Silence quiet;
+        Handle type(check(H5Tcopy(H5T_C_S1), "H5Tcopy", path_), H5Tclose);
+        check(H5Tset_size(type, value.empty() ? 1 : value.size()), "H5Tset_size", path_);
+        check(H5Tset_cset(type, H5T_CSET_UTF8), "H5Tset_cset", path_);
+        put_attribute(object, name, type, H5Screate(H5S_SCALAR), value.empty() ? "" : value.data());
+    }
+    void write_attribute(const std::string& object, const std::string& name, std::int64_t value) {
+        Silence quiet;
+        put_attribute(object, name, H5T_NATIVE_INT64, H5Screate(H5S_SCALAR), &value);
+    }
+    /// A 1-D array of variable-length strings (argv).
+    void write_attribute(const std::string& object, const std::string& name, const std::vector<std::string>& values) {
+        Silence quiet;
+        Handle type(check(H5Tcopy(H5T_C_S1), "H5Tcopy", path_), H5Tclose);
+        check(H5Tset_size(type, H5T_VARIABLE), "H5Tset_size", path_);
+        check(H5Tset_cset(type, H5T_CSET_UTF8), "H5Tset_cset", path_);
+        std::vector<const char*> ptrs;
+        for (auto& v : values) ptrs.push_back(v.c_str());
+        hsize_t n = ptrs.size();
+        put_attribute(object, name, type, n ? H5Screate_simple(1, &n, nullptr) : H5Screate(H5S_NULL), ptrs.data());
+    }
+
+    bool has_attribute(const std::string& object, const std::string& name) const {
+        Silence quiet;
+        return H5Aexists_by_name(file_, object.c_str(), name.c_str(), H5P_DEFAULT) > 0;
+    }
+    std::string read_string_attribute(const std::string& object, const std::string& name) const {
+        Silence quiet;
+        Handle attr = open_attribute(object, name);
+        Handle ftype(check(H5Aget_type(attr), "H5Aget_type", path_, object + "@" + name), H5Tclose);
+        if (H5Tget_class(ftype) != H5T_STRING) raise(bad_layout(object, "attribute " + name + " is not a string"));
+        if (H5Tis_variable_str(ftype) > 0) {
+            char* s = nullptr;
+            Handle mtype(check(H5Tcopy(H5T_C_S1), "H5Tcopy", path_), H5Tclose);
+            H5Tset_size(mtype, H5T_VARIABLE);
+            check(H5Aread(attr, mtype, &s), "H5Aread", path_, object + "@" + name);
+            std::string out = s ? s : "";
+            H5free_memory(s);
+            return out;
+        }
+        std::string out(H5Tget_size(ftype), '\0');
+        check(H5Aread(attr, ftype, out.data()), "H5Aread", path_, object + "@" + name);
+        out.resize(out.find('\0') == std::string::npos ? out.size() : out.find('\0'));
+        return out;
+    }
+    std::int64_t read_int_attribute(const std::string& object, const std::string& name) const {
+        Silence quiet;
+        Handle attr = open_attribute(object, name);
+        std::int64_t v = 0;
+        check(H5Aread(attr, H5T_NATIVE_INT64, &v), "H5Aread", path_, object + "@" + name);
+        return v;
+    }
+    std::vector<std::string> read_strings_attribute(const std::string& object, const std::string& name) const {
+        Silence quiet;
+        Handle attr = open_attribute(object, name);
+        Handle space(check(H5Aget_space(attr), "H5Aget_space", path_, object + "@" + name), H5Sclose);
+        hssize_t n = H5Sget_simple_extent_npoints(space);
+        if (n <= 0) return {};
+        std::vector<char*> ptrs(static_cast<std::size_t>(n), nullptr);
+        Handle mtype(check(H5Tcopy(H5T_C_S1), "H5Tcopy", path_), H5Tclose);
+        H5Tset_size(mtype, H5T_VARIABLE);
+        check(H5Aread(attr, mtype, ptrs.data()), "H5Aread", path_, object + "@" + name);
+        std::vector<std::string> out;
+        for (char* p : ptrs) {
+            out.emplace_back(p ? p : "");
+            H5free_memory(p);
+        }
+        return out;
+    }
+
+    /// Dimensions of a dataset.
+    std::vector<hsize_t> dims(const std::string& object) const {
+        Silence quiet;
+        Handle dset = open_dataset(object);
+        Handle space(check(H5Dget_space(dset), "H5Dget_space", path_, object), H5Sclose);
+        int nd = H5Sget_simple_extent_ndims(space);
+        std::vector<hsize_t> d(nd > 0 ? static_cast<std::size_t>(nd) : 0);
+        if (nd > 0) H5Sget_simple_extent_dims(space, d.data(), nullptr);
+        return d;
+    }
+
+    /// Names of the links in a group, in creation (= name, for ckpt) order.
+    std::vector<std::string> list(const std::string& group) const {
+        Silence quiet;
+        std::vector<std::string> names;
+        auto add = [](hid_t, const char* name, const H5L_info_t*, void* out) -> herr_t {
+            static_cast<std::vector<std::string>*>(out)->emplace_back(name);
+            return 0;
+        };
+        check(H5Literate_by_name(file_, group.c_str(), H5_INDEX_NAME, H5_ITER_INC, nullptr, add, &names, H5P_DEFAULT),
+              "H5Literate", path_, group);
+        return names;
+    }
+    bool is_group(const std::string& object) const {
+        Silence quiet;
+        H5O_info_t info;
+        if (H5Oget_info_by_name(file_, object.c_str(), &info, H5P_DEFAULT) < 0) return false;
+        return info.type == H5O_TYPE_GROUP;
+    }
+
+    FormatError bad_layout(const std::string& object, const std::string& what) const {
+        return FormatError({"not a valid ckpt checkpoint: " + object + " " + what, path_, object, -1, {}});
+    }
+
+private:
+    Handle transfer_list(bool collective) {
+        Handle dxpl = property_list(H5P_DATASET_XFER, path_);
+        check(H5Pset_dxpl_mpio(dxpl, collective ? H5FD_MPIO_COLLECTIVE : H5FD_MPIO_INDEPENDENT), "H5Pset_dxpl_mpio",
+              path_);
+        return dxpl;
+    }
+
+    void transfer(hid_t dset, const std::string& object, hid_t type, void* data, hsize_t offset, hsize_t count,
+                  bool collective, bool write) {
+        Silence quiet;
+        Handle fspace(check(H5Dget_space(dset), "H5Dget_space", path_, object), H5Sclose);
+        hsize_t mdims = count ? count : 1;
+        Handle mspace = dataspace(1, &mdims, path_);
+        if (count == 0) {
+            check(H5Sselect_none(fspace), "H5Sselect_none", path_, object);
+            check(H5Sselect_none(mspace), "H5Sselect_none", path_, object);
+        } else {
+            check(H5Sselect_hyperslab(fspace, H5S_SELECT_SET, &offset, nullptr, &count, nullptr),
+                  "H5Sselect_hyperslab", path_, object);
+        }
+        Handle dxpl = transfer_list(collective);
+        if (write)
+            check(H5Dwrite(dset, type, mspace, fspace, dxpl, data), "H5Dwrite", path_, object);
+        else
+            check(H5Dread(dset, type, mspace, fspace, dxpl, data), "H5Dread", path_, object);
+    }
+
+    Handle open_attribute(const std::string& object, const std::string& name) const {
+        return {check(H5Aopen_by_name(file_, object.c_str(), name.c_str(), H5P_DEFAULT, H5P_DEFAULT), "H5Aopen",
+                      path_, object + "@" + name),
+                H5Aclose};
+    }
+
+    void put_attribute(const std::string& object, const std::string& name, hid_t type, hid_t space_id,
+                       const void* data) {
+        Handle space(check(space_id, "H5Screate", path_, object + "@" + name), H5Sclose);
+        Handle attr(check(H5Acreate_by_name(file_, object.c_str(), name.c_str(), type, space, H5P_DEFAULT,
+                                            H5P_DEFAULT, H5P_DEFAULT),
+                          "H5Acreate", path_, object + "@" + name),
+                    H5Aclose);
+        check(H5Awrite(attr, type, data), "H5Awrite", path_, object + "@" + name);
+    }
+
+    std::string path_;
+    Handle file_;
+};
+
+}  // namespace ckpt::detail::h5

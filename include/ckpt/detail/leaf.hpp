@@ -1,0 +1,41 @@
+#pragma once
+/// What a codec produces when saving (a list of nodes) and consumes when loading (a source).
+/// A node is a group (custom codec) or a leaf: a typed block (direct) or a byte blob (Boost).
+
+#include "ckpt/detail/element.hpp"
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace ckpt::detail {
+
+struct SaveNode {
+    std::string path;                     ///< absolute HDF5 path, e.g. "/state/mesh/coords"
+    std::string codec;                    ///< "direct", "boost.binary" or "custom" (a group)
+    std::string type_name;                ///< the C++ type, for people and mismatch messages
+    Element element = Element::UInt8;
+    const void* data = nullptr;           ///< the application's memory, or `owned`
+    std::uint64_t count = 0;              ///< elements this rank contributes
+    std::vector<std::uint64_t> extents;   ///< this rank's shape (empty: scalar)
+    std::vector<unsigned char> owned;     ///< serialized bytes of a blob
+    bool is_group() const { return codec == "custom"; }
+};
+
+/// Called with the stored extents of this rank's part; returns where to read the elements to,
+/// or nullptr after filling `expected` with what the application has (a mismatch).
+using Prepare = std::function<void*(const std::vector<std::uint64_t>& extents, std::string& expected)>;
+
+/// The reading side, implemented over an open checkpoint file.
+class LoadSource {
+public:
+    virtual ~LoadSource() = default;
+    virtual void read_direct(const std::string& path, Element element, const std::string& type_name,
+                             const Prepare& prepare) = 0;
+    virtual std::vector<unsigned char> read_blob(const std::string& path, const std::string& codec,
+                                                 const std::string& type_name) = 0;
+    virtual void open_group(const std::string& path, const std::string& type_name) = 0;
+};
+
+}  // namespace ckpt::detail

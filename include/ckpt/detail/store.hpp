@@ -1,0 +1,219 @@
+#pragma once
+/// Reading and writing one checkpoint file (format: docs/file-format.md).
+///
+/// Every leaf is one dataset `/state/<path>` holding all ranks' parts back to back, and one table
+/// `/layout/<path>` with a row per rank: offset, count, xxh64 of the rank's bytes, extents...
+/// So the object count does not grow with the rank count, and h5py reads any part without ckpt.
+
+#include "ckpt/codec.hpp"
+#include "ckpt/detail/checksum.hpp"
+#include "ckpt/detail/h5/file.hpp"
+#include "ckpt/detail/mpi/agree.hpp"
+#include "ckpt/version.hpp"
+
+#include <cerrno>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace ckpt::detail {
+
+/// Columns of a layout row before the extents.
+enum LayoutColumn : std::size_t { Offset = 0, Count = 1, Checksum = 2, FirstExtent = 3 };
+inline const char* layout_columns() { return "offset,count,xxh64,extents..."; }
+
+/// File-level facts recorded as attributes of "/".
+struct FileMeta {
+    std::uint64_t sequence = 0;
+    std::int64_t step = -1;      ///< -1: checkpoint taken outside poll(step)
+    double time = 0;             ///< seconds since the epoch
+    std::int64_t ranks = 0;
+    std::vector<std::string> argv;
+    std::string cwd;
+};
+
+inline std::string entry_name(const std::string& path) {  // "/state/a/b" -> "a/b", for messages
+    return path.rfind("/state/", 0) == 0 ? path.substr(7) : path;
+}
+inline std::string layout_path(const std::string& state_path) { return "/layout/" + entry_name(state_path); }
+
+/// A digest of what every rank is about to write; ranks must agree on it before any collective
+/// HDF5 call, or they would create different datasets and hang.
+inline std::uint64_t structure_digest(const std::vector<SaveNode>& nodes) {
+    Xxh64 h;
+    for (const auto& n : nodes) {
+        std::string d = n.path + '\0' + n.codec + '\0' + std::to_string(static_cast<int>(n.element)) + '\0' +
+                        std::to_string(n.extents.size()) + '\n';
+        h.update(d.data(), d.size());
+    }
+    return h.digest();
+}
+
+/// Local, before any collective: the per-leaf checksum of this rank's bytes.
+inline std::vector<std::uint64_t> checksums(const std::vector<SaveNode>& nodes) {
+    std::vector<std::uint64_t> sums(nodes.size(), 0);
+    for (std::size_t i = 0; i < nodes.size(); ++i) {
+        const auto& n = nodes[i];
+        if (n.is_group()) continue;
+        sums[i] = xxh64(n.data, n.count * element_size(n.element));
+    }
+    return sums;
+}
+
+/// Collective. Writes `nodes` (identical structure on every rank, already agreed) into a new file.
+inline void write_file(const std::string& path, const mpi::Comm& comm, const std::vector<SaveNode>& nodes,
+                       const std::vector<std::uint64_t>& sums, const FileMeta& meta) {
+    std::vector<std::uint64_t> counts;
+    for (const auto& n : nodes) counts.push_back(n.is_group() ? 0 : n.count);
+    std::vector<std::uint64_t> offsets = comm.exscan_sum(counts);
+    std::vector<std::uint64_t> totals = counts;
+    if (!totals.empty()) comm.allreduce(totals.data(), static_cast<int>(totals.size()), MPI_SUM);
+
+    h5::File file(path, comm.get(), h5::Access::Create);
+    file.write_attribute("/", "ckpt.format_version", std::int64_t{CKPT_FORMAT_VERSION});
+    file.write_attribute("/", "ckpt.library_version", std::string(CKPT_VERSION_STRING));
+    file.write_attribute("/", "ckpt.sequence", static_cast<std::int64_t>(meta.sequence));
+    file.write_attribute("/", "ckpt.step", meta.step);
+    file.write_attribute("/", "ckpt.time", static_cast<std::int64_t>(meta.time));
+    file.write_attribute("/", "ckpt.ranks", meta.ranks);
+    file.write_attribute("/", "ckpt.argv", meta.argv);
+    file.write_attribute("/", "ckpt.cwd", meta.cwd);
+    file.create_group("/state");
+    file.create_group("/layout");
+
+    for (std::size_t i = 0; i < nodes.size(); ++i) {
+        const SaveNode& n = nodes[i];
+        if (n.is_group()) {
+            file.create_group(n.path);
+            file.create_group(layout_path(n.path));
+        } else {
+            h5::Handle type = h5::datatype(n.element, path);
+            h5::Handle dset = file.create_dataset(n.path, type, {totals[i]});
+            file.write_block(dset, n.path, type, n.data, offsets[i], n.count);
+            file.write_attribute(n.path, "ckpt.element", std::string(element_name(n.element)));
+            file.write_attribute(n.path, "ckpt.ndims", static_cast<std::int64_t>(n.extents.size()));
+
+            const hsize_t width = FirstExtent + n.extents.size();
+            std::vector<std::uint64_t> row(width);
+            row[Offset] = offsets[i];
+            row[Count] = n.count;
+            row[Checksum] = sums[i];
+            std::copy(n.extents.begin(), n.extents.end(), row.begin() + FirstExtent);
+            h5::Handle u64 = h5::datatype(Element::UInt64, path);
+            h5::Handle table = file.create_dataset(layout_path(n.path), u64,
+                                                   {static_cast<hsize_t>(comm.size()), width});
+            file.write_row(table, layout_path(n.path), row.data(), static_cast<hsize_t>(comm.rank()), width);
+            file.write_attribute(layout_path(n.path), "ckpt.columns", std::string(layout_columns()));
+        }
+        file.write_attribute(n.path, "ckpt.codec", n.codec);
+        file.write_attribute(n.path, "ckpt.type", n.type_name);
+    }
+    file.flush();
+    file.close();
+}
+
+/// Reads a checkpoint file for restore: every rank reads its own part, independently.
+class FileSource final : public LoadSource {
+public:
+    /// Collective (the open). Checks it is a ckpt file this version reads, written by as many ranks.
+    FileSource(const std::string& path, const mpi::Comm& comm) : rank_(comm.rank()), file_(open(path, comm)) {
+        if (!file_.has_attribute("/", "ckpt.format_version"))
+            raise(FormatError({"not a ckpt checkpoint (no ckpt.format_version attribute)", path, "/", -1,
+                               "point --restart at a file written by ckpt"}));
+        const auto version = file_.read_int_attribute("/", "ckpt.format_version");
+        if (version < 1 || version > CKPT_FORMAT_VERSION) raise(FormatError::version(path, version, CKPT_FORMAT_VERSION));
+        meta_.sequence = static_cast<std::uint64_t>(file_.read_int_attribute("/", "ckpt.sequence"));
+        meta_.step = file_.read_int_attribute("/", "ckpt.step");
+        meta_.time = static_cast<double>(file_.read_int_attribute("/", "ckpt.time"));
+        meta_.ranks = file_.read_int_attribute("/", "ckpt.ranks");
+        if (meta_.ranks != comm.size()) raise(MismatchError::rank_count(path, comm.size(), meta_.ranks));
+    }
+
+    const FileMeta& meta() const noexcept { return meta_; }
+    const std::string& path() const noexcept { return file_.path(); }
+    void close() { file_.close(); }
+
+    void read_direct(const std::string& path, Element element, const std::string& type_name,
+                     const Prepare& prepare) override {
+        expect_entry(path, "direct", type_name);
+        const std::string stored = file_.read_string_attribute(path, "ckpt.element");
+        if (stored != element_name(element))
+            raise(mismatch(path, "element type differs", element_name(element), stored,
+                           "protect the same element type the checkpoint was written with"));
+        auto row = layout_row(path);
+        std::vector<std::uint64_t> extents(row.begin() + FirstExtent, row.end());
+        std::string expected;
+        void* dest = prepare(extents, expected);
+        if (!dest)
+            raise(mismatch(path, "shape differs", expected, shape_text(stored, extents),
+                           "restart with the same decomposition, or protect a resizable std::vector"));
+        read_checked(path, element, dest, row);
+    }
+
+    std::vector<unsigned char> read_blob(const std::string& path, const std::string& codec,
+                                         const std::string& type_name) override {
+        expect_entry(path, codec, type_name);
+        auto row = layout_row(path);
+        std::vector<unsigned char> bytes(static_cast<std::size_t>(row[Count]));
+        read_checked(path, Element::UInt8, bytes.data(), row);
+        return bytes;
+    }
+
+    void open_group(const std::string& path, const std::string& type_name) override {
+        expect_entry(path, "custom", type_name);
+    }
+
+private:
+    static h5::File open(const std::string& path, const mpi::Comm& comm) {
+        try {
+            return h5::File(path, comm.get(), h5::Access::Read);
+        } catch (const IoError& e) {
+            // The file exists (selection checked) but HDF5 cannot read it: truncated or not HDF5.
+            ErrorInfo info = e.info();
+            info.sentence = "cannot open checkpoint: not a readable HDF5 file (truncated or corrupt)";
+            info.file = path;
+            raise(FormatError(std::move(info)));
+        }
+    }
+
+    MismatchError mismatch(const std::string& path, const std::string& what, const std::string& expected,
+                           const std::string& found, const std::string& hint = {}) const {
+        return MismatchError::make("cannot restore \"" + entry_name(path) + "\": " + what + ": application has " +
+                                       expected + ", checkpoint has " + found,
+                                   file_.path(), path, rank_, expected, found, hint);
+    }
+
+    void expect_entry(const std::string& path, const std::string& codec, const std::string& type_name) {
+        if (!file_.exists(path))
+            raise(mismatch(path, "the checkpoint has no such entry", type_name, "nothing",
+                           "restore with a checkpoint written by this application, or protect fewer objects"));
+        const std::string stored = file_.read_string_attribute(path, "ckpt.codec");
+        if (stored != codec)
+            raise(mismatch(path, "codec differs", codec + " (" + type_name + ")",
+                           stored + " (" + file_.read_string_attribute(path, "ckpt.type") + ")"));
+    }
+
+    std::vector<std::uint64_t> layout_row(const std::string& path) {
+        auto row = file_.read_row(layout_path(path), static_cast<hsize_t>(rank_));
+        if (row.size() < FirstExtent) raise(file_.bad_layout(layout_path(path), "has too few columns"));
+        std::vector<std::uint64_t> extents(row.begin() + FirstExtent, row.end());
+        const auto dims = file_.dims(path);
+        if (product(extents) != row[Count] || dims.size() != 1 || row[Offset] + row[Count] > dims[0])
+            raise(file_.bad_layout(layout_path(path), "row for rank " + std::to_string(rank_) + " is inconsistent"));
+        return row;
+    }
+
+    void read_checked(const std::string& path, Element element, void* dest, const std::vector<std::uint64_t>& row) {
+        h5::Handle dset = file_.open_dataset(path);
+        h5::Handle type = h5::datatype(element, file_.path());
+        file_.read_block(dset, path, type, dest, row[Offset], row[Count]);
+        if (xxh64(dest, row[Count] * element_size(element)) != row[Checksum])
+            raise(FormatError::checksum(file_.path(), path, rank_));
+    }
+
+    int rank_;
+    h5::File file_;
+    FileMeta meta_;
+};
+
+}  // namespace ckpt::detail

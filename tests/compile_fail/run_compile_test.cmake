@@ -1,0 +1,73 @@
+# Driver for the compile_fail.* tests (see compile_fail_tests.cmake). Run as
+#   cmake -DFLAGS=<flags-<config>.cmake> -DSOURCE=<file.cpp> -DEXPECT=compiles|fails
+#         -DOBJECT=<output .o> -P run_compile_test.cmake
+# Compiles SOURCE (no link) with ckpt::ckpt's usage requirements. EXPECT=compiles: the compiler
+# must succeed. EXPECT=fails: it must fail, and one of ckpt's static_asserts must have fired, i.e.
+# a static assertion diagnostic line carries "ckpt:" (GCC "static assertion failed: ckpt: ...",
+# Clang "static assertion failed ...: ckpt: ..." / "static_assert failed ... \"ckpt: ...\"").
+cmake_minimum_required(VERSION 3.21)
+
+foreach(_arg FLAGS SOURCE EXPECT OBJECT)
+  if(NOT DEFINED ${_arg})
+    message(FATAL_ERROR "run_compile_test.cmake: -D${_arg}=... is required")
+  endif()
+endforeach()
+if(NOT EXISTS ${FLAGS})
+  message(FATAL_ERROR "${FLAGS} does not exist: re-run cmake on the build tree")
+endif()
+include(${FLAGS})
+list(REMOVE_DUPLICATES CF_INCLUDE_DIRS)
+list(REMOVE_DUPLICATES CF_DEFINITIONS)
+
+set(command ${CF_COMPILER})
+if(CF_COMPILER_ARG1)
+  separate_arguments(arg1 NATIVE_COMMAND "${CF_COMPILER_ARG1}")
+  list(APPEND command ${arg1})
+endif()
+separate_arguments(flags NATIVE_COMMAND "${CF_FLAGS}")
+list(APPEND command ${flags} ${CF_STD_FLAG})
+foreach(def IN LISTS CF_DEFINITIONS)
+  list(APPEND command -D${def})
+endforeach()
+foreach(dir IN LISTS CF_INCLUDE_DIRS)
+  # The compiler's own directories are left out, as CMake does: -I/usr/include breaks #include_next.
+  if(NOT dir IN_LIST CF_IMPLICIT_INCLUDE_DIRS)
+    list(APPEND command ${CF_INCLUDE_FLAG}${dir})
+  endif()
+endforeach()
+foreach(opt IN LISTS CF_OPTIONS)
+  if(opt MATCHES "^SHELL:(.*)")
+    separate_arguments(opt_args NATIVE_COMMAND "${CMAKE_MATCH_1}")
+    list(APPEND command ${opt_args})
+  else()
+    list(APPEND command ${opt})
+  endif()
+endforeach()
+list(APPEND command -c ${SOURCE} -o ${OBJECT})
+
+get_filename_component(object_dir ${OBJECT} DIRECTORY)
+file(MAKE_DIRECTORY ${object_dir})
+file(REMOVE ${OBJECT})
+execute_process(COMMAND ${command} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE out)
+string(REPLACE ";" " " command_line "${command}")
+get_filename_component(name ${SOURCE} NAME)
+
+if(EXPECT STREQUAL "compiles")
+  if(NOT rc EQUAL 0)
+    message(FATAL_ERROR "${name} must compile but did not (exit ${rc}):\n${command_line}\n${out}")
+  endif()
+  message(STATUS "${name} compiles, as it must")
+elseif(EXPECT STREQUAL "fails")
+  if(rc EQUAL 0)
+    message(FATAL_ERROR "${name} must not compile but did:\n${command_line}\n${out}")
+  endif()
+  if(NOT out MATCHES "static.assert[^\n]*ckpt:")
+    message(FATAL_ERROR "${name} failed to compile, but not in a ckpt static_assert (no \"ckpt:\" "
+                        "on a static assertion line):\n${command_line}\n${out}")
+  endif()
+  string(REGEX MATCH "[^\n]*static.assert[^\n]*ckpt:[^\n]*" diagnostic "${out}")
+  message(STATUS "${name} fails to compile, as it must:\n${diagnostic}")
+  file(REMOVE ${OBJECT})
+else()
+  message(FATAL_ERROR "run_compile_test.cmake: EXPECT must be compiles or fails, not \"${EXPECT}\"")
+endif()
