@@ -57,8 +57,10 @@ public:
     /// command line, and removes ckpt's own flags from argc/argv. Initialises MPI if the program
     /// has not (and finalises it at exit), so a serial program needs no MPI code.
     /// Throws: ConfigError (bad flag or variable), MpiError.
-    Checkpointer(int& argc, char** argv, MPI_Comm comm, Options in_code = {})
-        : Checkpointer(prepare(argc, argv, comm, std::move(in_code)), comm, Private{}) {}
+    Checkpointer(int& argc, char** argv, MPI_Comm comm, const Options& in_code)
+        : Checkpointer(prepare(argc, argv, &in_code), comm, Private{}) {}
+    /// As above, with the built-in defaults as the values set in code.
+    Checkpointer(int& argc, char** argv, MPI_Comm comm) : Checkpointer(prepare(argc, argv, nullptr), comm, Private{}) {}
 
     /// Collective over `comm`. Uses `options` exactly as given (no environment, no command line).
     explicit Checkpointer(Options options, MPI_Comm comm = MPI_COMM_WORLD)
@@ -144,11 +146,15 @@ private:
         std::vector<std::string> argv;
     };
 
-    static Prepared prepare(int& argc, char** argv, MPI_Comm, Options in_code) {
+    // Takes a pointer, not a defaulted Options argument: GCC 12 -O2 reports a temporary Options at
+    // the call site as maybe-uninitialized (a known false positive with std::string members).
+    static Prepared prepare(int& argc, char** argv, const Options* in_code) {
         detail::mpi::ensure_initialized();
         Prepared p;
         for (int i = 0; i < argc; ++i) p.argv.emplace_back(argv[i] ? argv[i] : "");
-        p.options = resolve_options(argc, argv, std::move(in_code));
+        Options base;
+        if (in_code) base = *in_code;
+        p.options = resolve_options(argc, argv, base);
         return p;
     }
 

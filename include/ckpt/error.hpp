@@ -7,6 +7,7 @@
 
 #include "ckpt/config.hpp"
 
+#include <cerrno>
 #include <cstdint>
 #include <cstring>
 #include <stdexcept>
@@ -193,6 +194,24 @@ template <class E>
     raise(MpiError(std::move(info)));
 }
 
+}  // namespace detail
+
+/// The process exit status for an error that ends the program (CONTRACT section 6):
+/// 64 bad configuration, 65 corrupt or incompatible checkpoint, 66 no checkpoint where --restart
+/// pointed (an IoError with errno ENOENT), 74 I/O failure, 70 (EX_SOFTWARE) misuse or MPI failure.
+inline int exit_code(const Error& e) noexcept {
+    switch (e.kind()) {
+        case ErrorKind::Config: return 64;
+        case ErrorKind::Format:
+        case ErrorKind::Mismatch: return 65;
+        case ErrorKind::Io: return static_cast<const IoError&>(e).errno_value() == ENOENT ? 66 : 74;
+        case ErrorKind::Usage:
+        case ErrorKind::Mpi: return 70;
+    }
+    return 70;
+}
+
+namespace detail {
 /// errno-carrying IoError for a failed POSIX call on `path`.
 inline IoError posix_error(const std::string& call, const std::string& path, int err, std::string hint = {}) {
     ErrorInfo i;

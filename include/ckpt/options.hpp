@@ -122,9 +122,9 @@ namespace detail {
 
 /// The knobs in describe() order; also the keys of Options::origin (the field names).
 inline const std::vector<std::string>& knob_names() {
-    static const std::vector<std::string> names{"mode", "interval",          "every",        "depth",
-                                                "dir",  "name",              "restart",      "checkpoint_signal",
-                                                "term_signals", "exit_code", "halt",         "verbose"};
+    static const std::vector<std::string> names{
+        "mode", "interval", "every", "depth", "dir", "name", "restart",
+        "checkpoint_signal", "term_signals", "exit_code", "halt", "verbose"};
     return names;
 }
 

@@ -1,10 +1,11 @@
 # Driver for the compile_fail.* tests (see compile_fail_tests.cmake). Run as
 #   cmake -DFLAGS=<flags-<config>.cmake> -DSOURCE=<file.cpp> -DEXPECT=compiles|fails
 #         -DOBJECT=<output .o> -P run_compile_test.cmake
-# Compiles SOURCE (no link) with ckpt::ckpt's usage requirements. EXPECT=compiles: the compiler
-# must succeed. EXPECT=fails: it must fail, and one of ckpt's static_asserts must have fired, i.e.
-# a static assertion diagnostic line carries "ckpt:" (GCC "static assertion failed: ckpt: ...",
-# Clang "static assertion failed ...: ckpt: ..." / "static_assert failed ... \"ckpt: ...\"").
+# Compiles SOURCE with ckpt::ckpt's usage requirements (front end only where the compiler allows
+# it; never a link). EXPECT=compiles: the compiler must succeed. EXPECT=fails: it must fail, and
+# one of ckpt's static_asserts must have fired: a static assertion diagnostic line carries "ckpt:"
+# (GCC "static assertion failed: ckpt: ...", Clang "static assertion failed ...: ckpt: ..." or
+# "static_assert failed ... \"ckpt: ...\"").
 cmake_minimum_required(VERSION 3.21)
 
 foreach(_arg FLAGS SOURCE EXPECT OBJECT)
@@ -43,7 +44,11 @@ foreach(opt IN LISTS CF_OPTIONS)
     list(APPEND command ${opt})
   endif()
 endforeach()
-list(APPEND command -c ${SOURCE} -o ${OBJECT})
+if(CF_SYNTAX_ONLY_FLAG)
+  list(APPEND command ${CF_SYNTAX_ONLY_FLAG} ${SOURCE})
+else()
+  list(APPEND command -c ${SOURCE} -o ${OBJECT})
+endif()
 
 get_filename_component(object_dir ${OBJECT} DIRECTORY)
 file(MAKE_DIRECTORY ${object_dir})

@@ -2,9 +2,11 @@
 # driver (run_package_test.cmake) that configures, builds and runs a small outside project with the
 # same generator, compilers and search paths as this build.
 #   package.find_package     install ckpt to a temporary prefix, then find_package(ckpt 0.1) from a
-#                            CXX-only project, link ckpt::ckpt, run it, compare the version it prints
+#                            CXX-only project and link ckpt::ckpt
 #   package.add_subdirectory add_subdirectory(<ckpt source>) from a parent project: ckpt::ckpt links,
 #                            and no ckpt tests, examples, benchmarks or install rules leak into the parent
+# Both programs (main.cpp) write a checkpoint, restore it in a second run, and print the version
+# of the headers they were built with, which must be this project's version.
 # Included from tests/CMakeLists.txt.
 
 set(_ckpt_pkg_bin ${CMAKE_CURRENT_BINARY_DIR}/package)

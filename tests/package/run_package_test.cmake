@@ -12,15 +12,36 @@ endforeach()
 include(${SETTINGS})
 
 # Run a command; on failure print it and everything it wrote, then fail the test.
-# The merged stdout+stderr is left in run_output.
+# Its stdout is left in run_output.
 function(run what)
   message(STATUS "${what}")
-  execute_process(COMMAND ${ARGN} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE out)
+  execute_process(COMMAND ${ARGN} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
   if(NOT rc EQUAL 0)
     string(REPLACE ";" " " cmd "${ARGN}")
-    message(FATAL_ERROR "${what} failed (exit ${rc}):\n  ${cmd}\n${out}")
+    message(FATAL_ERROR "${what} failed (exit ${rc}):\n  ${cmd}\n${out}\n${err}")
   endif()
   set(run_output "${out}" PARENT_SCOPE)
+endfunction()
+
+# Run the built program (main.cpp) twice: write a checkpoint, then restore it.
+function(run_app build_dir name)
+  set(exe ${build_dir}/${name})
+  if(CONFIG AND NOT EXISTS ${exe})
+    set(exe ${build_dir}/${CONFIG}/${name})  # multi-config generators
+  endif()
+  set(ckpt_dir ${WORK_DIR}/checkpoints)
+  run("run ${name}: write a checkpoint" ${exe} --checkpoint-dir ${ckpt_dir})
+  if(NOT run_output STREQUAL "ckpt ${CKPT_VERSION} wrote\n")
+    message(FATAL_ERROR "${name} printed \"${run_output}\", expected \"ckpt ${CKPT_VERSION} wrote\"")
+  endif()
+  file(GLOB written ${ckpt_dir}/*.h5)
+  if(NOT written)
+    message(FATAL_ERROR "${name} wrote no ${ckpt_dir}/*.h5")
+  endif()
+  run("run ${name}: restore it" ${exe} --checkpoint-dir ${ckpt_dir} --restart latest)
+  if(NOT run_output STREQUAL "ckpt ${CKPT_VERSION} restored\n")
+    message(FATAL_ERROR "${name} printed \"${run_output}\", expected \"ckpt ${CKPT_VERSION} restored\"")
+  endif()
 endfunction()
 
 # Initial cache shared by every outside configure: same toolchain and search paths as this build.
@@ -78,14 +99,7 @@ if(MODE STREQUAL "find_package")
       ${CMAKE_COMMAND} -C ${WORK_DIR}/init-app.cmake ${generator_args} -S ${SOURCE_DIR} -B ${WORK_DIR}/app
       -DCKPT_EXPECTED_VERSION=${CKPT_VERSION} -DCKPT_EXPECTED_DIR=${prefix}/share/cmake/ckpt)
   run("build the consumer project" ${CMAKE_COMMAND} --build ${WORK_DIR}/app ${config_args})
-  set(exe ${WORK_DIR}/app/app)
-  if(CONFIG AND NOT EXISTS ${exe})
-    set(exe ${WORK_DIR}/app/${CONFIG}/app)  # multi-config generators
-  endif()
-  run("run the consumer" ${exe})
-  if(NOT run_output STREQUAL "ckpt ${CKPT_VERSION}\n")
-    message(FATAL_ERROR "consumer printed \"${run_output}\", expected \"ckpt ${CKPT_VERSION}\"")
-  endif()
+  run_app(${WORK_DIR}/app app)
 
 elseif(MODE STREQUAL "add_subdirectory")
   # The parent's CMakeLists.txt itself asserts that no ckpt test/example/bench target exists.
@@ -94,14 +108,7 @@ elseif(MODE STREQUAL "add_subdirectory")
       ${CMAKE_COMMAND} -C ${WORK_DIR}/init.cmake ${generator_args} -S ${SOURCE_DIR} -B ${WORK_DIR}/build
       -DCKPT_SOURCE_DIR=${CKPT_SOURCE_DIR} -DCMAKE_INSTALL_PREFIX=${prefix})
   run("build the parent project" ${CMAKE_COMMAND} --build ${WORK_DIR}/build ${config_args})
-  set(exe ${WORK_DIR}/build/parent)
-  if(CONFIG AND NOT EXISTS ${exe})
-    set(exe ${WORK_DIR}/build/${CONFIG}/parent)
-  endif()
-  run("run the parent" ${exe})
-  if(NOT run_output STREQUAL "ckpt ${CKPT_VERSION}\n")
-    message(FATAL_ERROR "parent printed \"${run_output}\", expected \"ckpt ${CKPT_VERSION}\"")
-  endif()
+  run_app(${WORK_DIR}/build parent)
 
   # No ckpt test is registered in the parent (it calls enable_testing(), so they would show).
   get_filename_component(cmake_bin_dir ${CMAKE_COMMAND} DIRECTORY)

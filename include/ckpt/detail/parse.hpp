@@ -103,6 +103,7 @@ inline constexpr double max_duration_seconds = 100.0 * 365.0 * 86400.0;
 
 /// Seconds of `NUMBER [s|m|min|h|d]`; NUMBER is digits with an optional `.digits` fraction.
 inline std::optional<double> number_seconds(std::string_view s, BareUnit unit, bool& bare) {
+    // Split at the first character that cannot belong to NUMBER; the rest must be a known unit.
     std::size_t n = 0;
     while (n < s.size() && ((s[n] >= '0' && s[n] <= '9') || s[n] == '.')) ++n;
     const std::string_view number = s.substr(0, n), suffix = s.substr(n);
@@ -114,6 +115,7 @@ inline std::optional<double> number_seconds(std::string_view s, BareUnit unit, b
     double value = 0, scale = 1;
     for (char c : whole) value = value * 10 + (c - '0');
     for (char c : fraction) {
+        if (scale >= 1e18) break;  // further digits cannot change a double; skipping them avoids inf/inf
         value = value * 10 + (c - '0');
         scale *= 10;
     }
@@ -153,7 +155,8 @@ inline Duration parse_duration(const std::string& text, BareUnit unit, const std
     const std::string s = trim(text);
     Duration d;
     const auto seconds = s.find(':') != std::string::npos ? clock_seconds(s) : number_seconds(s, unit, d.bare);
-    if (!seconds || *seconds > max_duration_seconds) {
+    // Written as !(x <= max) so that a NaN (400 digits over 400 digits of fraction) is refused too.
+    if (!seconds || !(*seconds <= max_duration_seconds)) {
         const bool minutes = unit == BareUnit::Minutes;
         const std::string expected = minutes ? "a duration like 600, 10m, 1h or 01:30:00"
                                              : "a duration like 300, 5m, 1h or 00:05:00";
@@ -221,7 +224,7 @@ inline bool is_catchable_signal(int number) {
 /// Parse `USR1`, `SIGUSR1`, `term` or a number 1..64. KILL and STOP are refused: sigaction cannot catch them.
 inline int parse_signal(const std::string& text, const std::string& option, const std::string& shown) {
     std::string s = upper(trim(text));
-    int number = 0;
+    int number = 0;  // 0 is never a signal, so it marks "not recognised"
     if (const auto n = to_uint(s, max_signal_number)) {
         number = static_cast<int>(*n);
     } else {
@@ -243,6 +246,7 @@ inline std::vector<int> parse_signal_list(const std::string& text, const std::st
     for (const auto& piece : split(s, ',')) {
         if (trim(piece).empty()) reject(option, text, "a comma list of signals like TERM,INT,USR2,XCPU without empty items");
         const int number = parse_signal(piece, option, trim(piece));
+        // Installing a handler twice would chain it to itself; keep the first mention only.
         bool seen = false;
         for (int n : out) seen = seen || n == number;
         if (!seen) out.push_back(number);
@@ -281,6 +285,7 @@ inline std::vector<CheckpointItem> parse_checkpoint_items(const std::string& tex
         item.text = trim(piece);
         const std::string& t = item.text;
         if (t.empty()) reject(option, text, checkpoint_items_expected(), "remove the empty item");
+        // Keys are split at the first '=', so a dir= value may itself contain '='.
         const std::size_t eq = t.find('=');
         const std::string word = trim(std::string_view(t).substr(0, eq));
         if (eq != std::string::npos) {

@@ -274,7 +274,7 @@ private:
                                             H5P_DEFAULT, H5P_DEFAULT),
                           "H5Acreate", path_, object + "@" + name),
                     H5Aclose);
-        check(H5Awrite(attr, type, data), "H5Awrite", path_, object + "@" + name);
+        if (data) check(H5Awrite(attr, type, data), "H5Awrite", path_, object + "@" + name);  // a null space has no data
     }
 
     std::string path_;

@@ -1,0 +1,72 @@
+#pragma once
+// ckpt::testing: helpers shared by the test programs.
+
+#include <ckpt.hpp>
+
+#include <catch2/catch.hpp>
+
+#include <cstdlib>
+#include <filesystem>
+#include <iostream>
+#include <random>
+#include <string>
+
+namespace ckpt::testing {
+
+/// A fresh directory under $TMPDIR, removed on success; kept (and printed) if the test failed.
+/// In MPI tests rank 0 makes it and every rank gets the same path.
+class TempDir {
+public:
+    explicit TempDir(MPI_Comm comm = MPI_COMM_SELF) {
+        ckpt::detail::mpi::ensure_initialized();  // serial tests meet MPI here first
+        int rank = 0;
+        MPI_Comm_rank(comm, &rank);
+        std::string path;
+        if (rank == 0) {
+            const char* base = std::getenv("TMPDIR");
+            std::string templ = std::string(base && *base ? base : "/tmp") + "/ckpt-test.XXXXXX";
+            if (!::mkdtemp(templ.data())) throw std::runtime_error("mkdtemp failed");
+            path = templ;
+        }
+        unsigned long n = path.size();
+        MPI_Bcast(&n, 1, MPI_UNSIGNED_LONG, 0, comm);
+        path.resize(n);
+        MPI_Bcast(path.data(), static_cast<int>(n), MPI_CHAR, 0, comm);
+        path_ = path;
+        owner_ = rank == 0;
+    }
+    ~TempDir() {
+        if (!owner_) return;
+        if (std::uncaught_exceptions() == 0 && !failed()) {
+            std::error_code ec;
+            std::filesystem::remove_all(path_, ec);
+        } else {
+            std::cerr << "ckpt test: keeping " << path_ << " for inspection\n";
+        }
+    }
+    TempDir(const TempDir&) = delete;
+    TempDir& operator=(const TempDir&) = delete;
+
+    const std::string& path() const noexcept { return path_; }
+    std::string operator/(const std::string& name) const { return path_ + "/" + name; }
+
+private:
+    // A REQUIRE that fails throws (uncaught_exceptions); a failed CHECK leaves this false.
+    static bool failed() { return !Catch::getResultCapture().lastAssertionPassed(); }
+    std::string path_;
+    bool owner_ = false;
+};
+
+/// Options for a checkpointer writing into `dir`, independent of the process environment.
+inline Options options_in(const std::string& dir, RestartKind restart = RestartKind::None, unsigned depth = 2) {
+    Options o;
+    o.dir = dir;
+    o.depth = depth;
+    o.restart.kind = restart;
+    return o;
+}
+
+/// A deterministic generator for test values.
+inline std::mt19937_64 generator(std::uint64_t seed) { return std::mt19937_64(seed); }
+
+}  // namespace ckpt::testing

@@ -1,0 +1,1113 @@
+// Restore selection (--restart none/auto/latest/N/name/path), fallback over corrupt versions,
+// depth rotation, the checks a restore makes, usage errors, hooks, and failed writes.
+// Serial: MPI is initialised by the first Checkpointer (singleton MPI).
+#include "testing.hpp"
+
+#include <hdf5.h>
+
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <array>
+#include <cerrno>
+#include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <iostream>
+#include <set>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace fs = std::filesystem;
+using Catch::Matchers::Contains;
+
+namespace {
+
+using ckpt::testing::options_in;
+
+/// ckpt::testing::TempDir calls MPI_Comm_rank in its constructor, so MPI must be up before the
+/// first one; in a serial test MPI is otherwise only started by the first Checkpointer.
+struct MpiUp {
+    MpiUp() { ckpt::detail::mpi::ensure_initialized(); }
+};
+class TempDir : private MpiUp, public ckpt::testing::TempDir {
+public:
+    TempDir() : MpiUp(), ckpt::testing::TempDir(MPI_COMM_SELF) {}
+};
+
+/// Captures std::cerr (where ckpt prints its warnings) for the lifetime of the object.
+class CerrCapture {
+public:
+    CerrCapture() : old_(std::cerr.rdbuf(buffer_.rdbuf())) {}
+    ~CerrCapture() { std::cerr.rdbuf(old_); }
+    CerrCapture(const CerrCapture&) = delete;
+    CerrCapture& operator=(const CerrCapture&) = delete;
+    std::string text() const { return buffer_.str(); }
+
+private:
+    std::ostringstream buffer_;
+    std::streambuf* old_;
+};
+
+/// The names of the directory's entries (not recursive), sorted.
+std::set<std::string> files_in(const std::string& dir) {
+    std::set<std::string> out;
+    std::error_code ec;
+    for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec))
+        out.insert(it->path().filename().string());
+    return out;
+}
+
+std::string version_path(const std::string& dir, std::uint64_t seq) {
+    return ckpt::detail::join_path(dir, ckpt::detail::version_file_name("ckpt", seq));
+}
+std::string version_name(std::uint64_t seq) { return ckpt::detail::version_file_name("ckpt", seq); }
+
+void write_text(const std::string& path, const std::string& text) {
+    std::ofstream out(path, std::ios::binary);
+    out << text;
+    REQUIRE(out.good());
+}
+
+/// Writes `count` versions into `dir`, one checkpointer; version k holds x == 100 + k and
+/// v == {k, k, k}.
+void write_versions(const std::string& dir, int count, unsigned depth = 0) {
+    std::int64_t x = 0;
+    std::vector<double> v(3);
+    ckpt::Checkpointer cp(options_in(dir, ckpt::RestartKind::None, depth), MPI_COMM_WORLD);
+    cp.protect("x", x).protect("v", v);
+    for (int k = 1; k <= count; ++k) {
+        x = 100 + k;
+        v.assign(3, static_cast<double>(k));
+        cp.checkpoint();
+    }
+}
+
+/// Restores x (and v) under `spec` from `dir` with a fresh checkpointer; returns x.
+std::int64_t restored_x(const std::string& dir, const ckpt::RestartSpec& spec, std::uint64_t* seq = nullptr) {
+    std::int64_t x = -1;
+    std::vector<double> v;
+    ckpt::Checkpointer cp(options_in(dir), MPI_COMM_WORLD);
+    cp.protect("x", x).protect("v", v);
+    REQUIRE(cp.restore(spec));
+    REQUIRE(v == std::vector<double>(3, static_cast<double>(x - 100)));
+    if (seq) *seq = cp.sequence();
+    return x;
+}
+
+ckpt::RestartSpec spec_of(ckpt::RestartKind kind, std::uint64_t sequence = 0, std::string target = {}) {
+    ckpt::RestartSpec s;
+    s.kind = kind;
+    s.sequence = sequence;
+    s.target = std::move(target);
+    return s;
+}
+
+/// A large entry, so that data dominates the file: a byte in the file's middle is data.
+std::vector<double> big_values(int seed) {
+    std::vector<double> out(100000);
+    auto gen = ckpt::testing::generator(static_cast<std::uint64_t>(seed));
+    for (auto& d : out) d = static_cast<double>(gen() % 1000000) / 7.0;
+    return out;
+}
+
+/// Two versions of "big" (seeds 1 and 2) and "x" (1 and 2), all kept.
+void write_two_big_versions(const std::string& dir) {
+    std::vector<double> big;
+    std::int64_t x = 0;
+    ckpt::Checkpointer cp(options_in(dir, ckpt::RestartKind::None, 0), MPI_COMM_WORLD);
+    cp.protect("x", x).protect("big", big);
+    for (int k = 1; k <= 2; ++k) {
+        x = k;
+        big = big_values(k);
+        cp.checkpoint();
+    }
+}
+
+void truncate_to_half(const std::string& path) { fs::resize_file(path, fs::file_size(path) / 2); }
+
+void flip_byte_in_middle(const std::string& path) {
+    const auto size = fs::file_size(path);
+    std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
+    REQUIRE(f.good());
+    f.seekg(static_cast<std::streamoff>(size / 2));
+    char c = 0;
+    f.get(c);
+    c = static_cast<char>(c ^ 0x5a);
+    f.seekp(static_cast<std::streamoff>(size / 2));
+    f.put(c);
+    REQUIRE(f.good());
+}
+
+/// A valid HDF5 file with nothing of ckpt in it, made with raw HDF5.
+void make_plain_hdf5(const std::string& path) {
+    hid_t f = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    REQUIRE(f >= 0);
+    REQUIRE(H5Fclose(f) >= 0);
+}
+
+/// Reads an integer attribute of "/" with raw, serial HDF5 (no ckpt code involved).
+std::int64_t raw_root_attribute(const std::string& path, const char* name) {
+    hid_t f = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+    REQUIRE(f >= 0);
+    hid_t a = H5Aopen(f, name, H5P_DEFAULT);
+    std::int64_t value = -12345;
+    const herr_t rc = a >= 0 ? H5Aread(a, H5T_NATIVE_INT64, &value) : -1;
+    if (a >= 0) H5Aclose(a);
+    H5Fclose(f);
+    INFO("attribute " << name << " of " << path);
+    REQUIRE(rc >= 0);
+    return value;
+}
+
+/// Closes HDF5 files that ckpt left open (there should be none); returns how many there were.
+std::size_t close_leaked_hdf5_files() {
+    const ssize_t n = H5Fget_obj_count(H5F_OBJ_ALL, H5F_OBJ_FILE);
+    if (n <= 0) return 0;
+    std::vector<hid_t> ids(static_cast<std::size_t>(n));
+    const ssize_t got = H5Fget_obj_ids(H5F_OBJ_ALL, H5F_OBJ_FILE, ids.size(), ids.data());
+    for (ssize_t i = 0; i < got; ++i) H5Fclose(ids[static_cast<std::size_t>(i)]);
+    return static_cast<std::size_t>(n);
+}
+
+/// Runs cp.checkpoint() with RLIMIT_FSIZE at 200 kB (SIGXFSZ ignored), so the write fails
+/// midway even for root; returns the error's what(). Fails the test if checkpoint() succeeds.
+std::string checkpoint_under_file_size_limit(ckpt::Checkpointer& cp) {
+    struct rlimit old {};
+    REQUIRE(::getrlimit(RLIMIT_FSIZE, &old) == 0);
+    struct sigaction ignore {}, previous {};
+    ignore.sa_handler = SIG_IGN;
+    sigemptyset(&ignore.sa_mask);
+    REQUIRE(::sigaction(SIGXFSZ, &ignore, &previous) == 0);
+    struct rlimit small = old;
+    small.rlim_cur = 200 * 1024;
+    REQUIRE(::setrlimit(RLIMIT_FSIZE, &small) == 0);
+    std::string what;
+    bool io_error = false;
+    try {
+        cp.checkpoint();
+    } catch (const ckpt::IoError& e) {
+        io_error = true;
+        what = e.what();
+    } catch (const std::exception& e) {
+        what = e.what();
+    }
+    ::setrlimit(RLIMIT_FSIZE, &old);
+    ::sigaction(SIGXFSZ, &previous, nullptr);
+    INFO(what);
+    REQUIRE(io_error);
+    return what;
+}
+
+/// Restores "x" and "big" from the newest version in `dir`; returns x.
+std::int64_t restored_x_big(const std::string& dir) {
+    std::int64_t x = 0;
+    std::vector<double> big;
+    ckpt::Checkpointer cp(options_in(dir, ckpt::RestartKind::Latest), MPI_COMM_WORLD);
+    cp.protect("x", x).protect("big", big);
+    REQUIRE(cp.restore_if_requested());
+    REQUIRE(big == big_values(static_cast<int>(x)));
+    return x;
+}
+
+/// Both restore() with an explicit spec and restore_if_requested() with options.restart.
+template <class F>
+void check_missing(const std::string& dir, const ckpt::RestartSpec& spec, const std::string& named, F&& extra) {
+    std::int64_t x = 7;
+    ckpt::Checkpointer cp(options_in(dir), MPI_COMM_WORLD);
+    cp.protect("x", x);
+    try {
+        cp.restore(spec);
+        FAIL("restore did not throw");
+    } catch (const ckpt::IoError& e) {
+        CHECK(e.errno_value() == ENOENT);
+        CHECK(ckpt::exit_code(e) == 66);
+        CHECK_THAT(e.what(), Contains(named));
+        extra(e);
+    }
+    CHECK(x == 7);
+}
+
+}  // namespace
+
+// --------------------------------------------------------------------------------------------
+// Selection
+
+TEST_CASE("restore none returns false and touches neither state, hooks nor directory", "[unit][restore]") {
+    TempDir dir;
+    write_versions(dir.path(), 2);
+    const auto before = files_in(dir.path());
+    std::int64_t x = 7;
+    std::vector<double> v{9};
+    int hooks = 0;
+    ckpt::Checkpointer cp(options_in(dir.path(), ckpt::RestartKind::None), MPI_COMM_WORLD);
+    cp.protect("x", x).protect("v", v).on_restart([&] { ++hooks; });
+    REQUIRE_FALSE(cp.restore_if_requested());
+    REQUIRE(x == 7);
+    REQUIRE(v == std::vector<double>{9});
+    REQUIRE(hooks == 0);
+    REQUIRE(cp.sequence() == 0);
+    REQUIRE(cp.last_path().empty());
+    REQUIRE(files_in(dir.path()) == before);
+    // A directory that does not exist is not created by a restore of none.
+    ckpt::Checkpointer other(options_in(dir / "absent", ckpt::RestartKind::None), MPI_COMM_WORLD);
+    REQUIRE_FALSE(other.restore_if_requested());
+    REQUIRE_FALSE(fs::exists(dir / "absent"));
+}
+
+TEST_CASE("restore auto with an empty or missing directory starts fresh", "[unit][restore]") {
+    TempDir dir;
+    for (const auto& where : {dir.path(), dir / "missing", dir / "missing/deeper"}) {
+        INFO(where);
+        std::int64_t x = 7;
+        int hooks = 0;
+        ckpt::Checkpointer cp(options_in(where, ckpt::RestartKind::Auto), MPI_COMM_WORLD);
+        cp.protect("x", x).on_restart([&] { ++hooks; });
+        REQUIRE_FALSE(cp.restore_if_requested());
+        REQUIRE(x == 7);
+        REQUIRE(hooks == 0);
+        REQUIRE(cp.sequence() == 0);
+    }
+    REQUIRE_FALSE(fs::exists(dir / "missing"));
+    REQUIRE(files_in(dir.path()).empty());
+}
+
+TEST_CASE("restore auto ignores uncommitted temporaries and other names", "[unit][restore]") {
+    TempDir dir;
+    write_text(dir / "ckpt.000001.h5.tmp", "half written");
+    write_text(dir / "other.000002.h5", "someone else's");
+    std::int64_t x = 7;
+    ckpt::Checkpointer cp(options_in(dir.path(), ckpt::RestartKind::Auto), MPI_COMM_WORLD);
+    cp.protect("x", x);
+    REQUIRE_FALSE(cp.restore_if_requested());
+    REQUIRE(x == 7);
+}
+
+TEST_CASE("restore latest with no checkpoint is an ENOENT IoError naming latest and the directory",
+          "[unit][restore][errors]") {
+    TempDir dir;
+    write_text(dir / "ckpt.000003.h5.tmp", "uncommitted: does not count");
+    for (const auto& where : {dir.path(), dir / "missing"}) {
+        INFO(where);
+        std::int64_t x = 7;
+        ckpt::Checkpointer cp(options_in(where, ckpt::RestartKind::Latest), MPI_COMM_WORLD);
+        cp.protect("x", x);
+        try {
+            cp.restore_if_requested();
+            FAIL("restore latest did not throw");
+        } catch (const ckpt::IoError& e) {
+            CHECK(e.errno_value() == ENOENT);
+            CHECK(ckpt::exit_code(e) == 66);
+            CHECK(e.kind() == ckpt::ErrorKind::Io);
+            CHECK_THAT(e.what(), Contains("latest") && Contains(where));
+            CHECK(e.file() == where);
+        }
+        CHECK(x == 7);
+    }
+}
+
+TEST_CASE("restore latest and auto pick the newest complete version", "[unit][restore]") {
+    TempDir dir;
+    write_versions(dir.path(), 3);
+    for (auto kind : {ckpt::RestartKind::Latest, ckpt::RestartKind::Auto}) {
+        std::int64_t x = 0;
+        std::vector<double> v;
+        ckpt::Checkpointer cp(options_in(dir.path(), kind), MPI_COMM_WORLD);
+        cp.protect("x", x).protect("v", v);
+        REQUIRE(cp.restore_if_requested());
+        REQUIRE(x == 103);
+        REQUIRE(v == std::vector<double>(3, 3.0));
+        REQUIRE(cp.sequence() == 3);
+        REQUIRE(cp.last_path() == version_path(dir.path(), 3));
+    }
+}
+
+TEST_CASE("restore latest orders by sequence number, not by name or time", "[unit][restore]") {
+    TempDir dir;
+    // Sequence numbers past six digits get longer names that sort before shorter ones as text.
+    {
+        std::int64_t x = 0;
+        std::vector<double> v(3);
+        ckpt::Checkpointer cp(options_in(dir.path(), ckpt::RestartKind::None, 0), MPI_COMM_WORLD);
+        cp.protect("x", x).protect("v", v);
+        x = 101;
+        v.assign(3, 1.0);
+        cp.checkpoint();  // ckpt.000001.h5
+    }
+    fs::rename(version_path(dir.path(), 1), version_path(dir.path(), 999999));
+    {
+        std::int64_t x = 0;
+        std::vector<double> v(3);
+        ckpt::Checkpointer cp(options_in(dir.path(), ckpt::RestartKind::None, 0), MPI_COMM_WORLD);
+        cp.protect("x", x).protect("v", v);
+        x = 102;
+        v.assign(3, 2.0);
+        REQUIRE(cp.checkpoint() == dir / "ckpt.1000000.h5");
+    }
+    std::uint64_t seq = 0;
+    REQUIRE(restored_x(dir.path(), spec_of(ckpt::RestartKind::Latest), &seq) == 102);
+    REQUIRE(seq == 1000000);
+}
+
+TEST_CASE("restore a sequence number, a file name or a path restores exactly that version", "[unit][restore]") {
+    TempDir dir;
+    write_versions(dir.path(), 3);
+    std::uint64_t seq = 0;
+    REQUIRE(restored_x(dir.path(), spec_of(ckpt::RestartKind::Sequence, 2), &seq) == 102);
+    REQUIRE(seq == 2);
+    REQUIRE(restored_x(dir.path(), spec_of(ckpt::RestartKind::Sequence, 1), &seq) == 101);
+    REQUIRE(seq == 1);
+    REQUIRE(restored_x(dir.path(), spec_of(ckpt::RestartKind::Name, 0, version_name(1))) == 101);
+    REQUIRE(restored_x(dir.path(), spec_of(ckpt::RestartKind::Name, 0, version_name(3))) == 103);
+    const std::string absolute = fs::absolute(version_path(dir.path(), 2)).string();
+    REQUIRE(restored_x(dir.path(), spec_of(ckpt::RestartKind::Path, 0, absolute)) == 102);
+
+    // A path outside the configured directory works too (cr_restart FILE).
+    fs::create_directories(dir / "elsewhere");
+    fs::copy_file(version_path(dir.path(), 1), dir / "elsewhere/saved.h5");
+    REQUIRE(restored_x(dir / "nowhere", spec_of(ckpt::RestartKind::Path, 0, dir / "elsewhere/saved.h5"), &seq) == 101);
+    REQUIRE(seq == 1);
+
+    // restore_if_requested() uses options.restart.
+    std::int64_t x = 0;
+    std::vector<double> v;
+    auto o = options_in(dir.path());
+    o.restart = spec_of(ckpt::RestartKind::Sequence, 2);
+    ckpt::Checkpointer cp(o, MPI_COMM_WORLD);
+    cp.protect("x", x).protect("v", v);
+    REQUIRE(cp.restore_if_requested());
+    REQUIRE(x == 102);
+    REQUIRE(cp.last_path() == version_path(dir.path(), 2));
+}
+
+TEST_CASE("restore a missing sequence number, name or path is an ENOENT IoError naming the path",
+          "[unit][restore][errors]") {
+    TempDir dir;
+    write_versions(dir.path(), 2);
+    auto no_extra = [](const ckpt::IoError&) {};
+    SECTION("sequence number") {
+        check_missing(dir.path(), spec_of(ckpt::RestartKind::Sequence, 9), version_path(dir.path(), 9),
+                      [](const ckpt::IoError& e) { CHECK_THAT(e.what(), Contains("9")); });
+    }
+    SECTION("sequence number present only as an uncommitted temporary") {
+        write_text(version_path(dir.path(), 5) + ".tmp", "junk");
+        check_missing(dir.path(), spec_of(ckpt::RestartKind::Sequence, 5), version_path(dir.path(), 5), no_extra);
+    }
+    SECTION("file name in the directory") {
+        check_missing(dir.path(), spec_of(ckpt::RestartKind::Name, 0, "ckpt.000042.h5"), dir / "ckpt.000042.h5",
+                      no_extra);
+    }
+    SECTION("path") {
+        const std::string p = dir / "nowhere/ckpt.000001.h5";
+        check_missing(dir.path(), spec_of(ckpt::RestartKind::Path, 0, p), p, no_extra);
+    }
+}
+
+// --------------------------------------------------------------------------------------------
+// Rotation
+
+TEST_CASE("depth 2 after five checkpoints leaves exactly versions 4 and 5", "[unit][rotation]") {
+    TempDir dir;
+    write_versions(dir.path(), 5, 2);
+    REQUIRE(files_in(dir.path()) == std::set<std::string>{version_name(4), version_name(5)});
+    REQUIRE(restored_x(dir.path(), spec_of(ckpt::RestartKind::Sequence, 4)) == 104);
+    REQUIRE(restored_x(dir.path(), spec_of(ckpt::RestartKind::Latest)) == 105);
+}
+
+TEST_CASE("depth 0 keeps every version and depth 1 only the newest", "[unit][rotation]") {
+    TempDir all, one;
+    write_versions(all.path(), 5, 0);
+    write_versions(one.path(), 5, 1);
+    std::set<std::string> five;
+    for (int k = 1; k <= 5; ++k) five.insert(version_name(static_cast<std::uint64_t>(k)));
+    REQUIRE(files_in(all.path()) == five);
+    REQUIRE(files_in(one.path()) == std::set<std::string>{version_name(5)});
+    REQUIRE(restored_x(one.path(), spec_of(ckpt::RestartKind::Latest)) == 105);
+}
+
+TEST_CASE("sequence numbers continue after rotation, also in a new process", "[unit][rotation]") {
+    TempDir dir;
+    write_versions(dir.path(), 3, 1);
+    REQUIRE(files_in(dir.path()) == std::set<std::string>{version_name(3)});
+    std::int64_t x = 0;
+    std::vector<double> v;
+    ckpt::Checkpointer cp(options_in(dir.path(), ckpt::RestartKind::Latest, 1), MPI_COMM_WORLD);
+    cp.protect("x", x).protect("v", v);
+    REQUIRE(cp.restore_if_requested());
+    REQUIRE(cp.sequence() == 3);
+    REQUIRE(cp.checkpoint() == version_path(dir.path(), 4));
+    REQUIRE(cp.sequence() == 4);
+    REQUIRE(cp.checkpoint() == version_path(dir.path(), 5));
+    REQUIRE(files_in(dir.path()) == std::set<std::string>{version_name(5)});
+}
+
+TEST_CASE("the next commit deletes a stale temporary", "[unit][rotation]") {
+    TempDir dir;
+    write_versions(dir.path(), 2, 0);
+    const std::string stale = version_path(dir.path(), 3) + ".tmp";
+    write_text(stale, "left behind by a crashed writer");
+    std::int64_t x = 55;
+    std::vector<double> v(3, 55.0 - 100);
+    ckpt::Checkpointer cp(options_in(dir.path(), ckpt::RestartKind::None, 0), MPI_COMM_WORLD);
+    cp.protect("x", x).protect("v", v);
+    const std::string written = cp.checkpoint();
+    REQUIRE_FALSE(fs::exists(stale));
+    REQUIRE(cp.sequence() >= 3);
+    REQUIRE(written == version_path(dir.path(), cp.sequence()));
+    REQUIRE(files_in(dir.path()) ==
+            std::set<std::string>{version_name(1), version_name(2), version_name(cp.sequence())});
+    REQUIRE(restored_x(dir.path(), spec_of(ckpt::RestartKind::Latest)) == 55);
+}
+
+TEST_CASE("rotation leaves other name prefixes and unrelated files alone", "[unit][rotation]") {
+    TempDir dir;
+    const std::set<std::string> unrelated{"notes.txt",  "ckpt.h5",         "ckpt.000001.h5.bak", "ckptx.000001.h5",
+                                          "xckpt.000001.h5", "ckpt.000001.txt", "ckpt.abc.h5",        "ckpt..h5"};
+    for (const auto& f : unrelated) write_text(dir / f, "not a version");
+    fs::create_directories(dir / "subdir");
+    write_text(dir / "subdir/ckpt.000001.h5", "not in the directory itself");
+    {
+        std::int64_t y = 1;
+        auto o = options_in(dir.path(), ckpt::RestartKind::None, 0);
+        o.name = "other";
+        ckpt::Checkpointer other(o, MPI_COMM_WORLD);
+        other.protect("y", y);
+        for (int k = 0; k < 3; ++k) other.checkpoint();
+    }
+    write_versions(dir.path(), 4, 1);
+    std::set<std::string> expected = unrelated;
+    expected.insert({"subdir", "other.000001.h5", "other.000002.h5", "other.000003.h5", version_name(4)});
+    REQUIRE(files_in(dir.path()) == expected);
+    REQUIRE(fs::exists(dir / "subdir/ckpt.000001.h5"));
+    // The other series continues from its own numbers.
+    std::int64_t y = 0;
+    auto o = options_in(dir.path(), ckpt::RestartKind::Latest);
+    o.name = "other";
+    ckpt::Checkpointer other(o, MPI_COMM_WORLD);
+    other.protect("y", y);
+    REQUIRE(other.restore_if_requested());
+    REQUIRE(other.sequence() == 3);
+}
+
+// --------------------------------------------------------------------------------------------
+// Corrupt and foreign files
+
+TEST_CASE("latest and auto skip a truncated newest version with a warning naming it", "[unit][restore][errors]") {
+    TempDir dir;
+    write_two_big_versions(dir.path());
+    const std::string newest = version_path(dir.path(), 2);
+    truncate_to_half(newest);
+    for (auto kind : {ckpt::RestartKind::Latest, ckpt::RestartKind::Auto}) {
+        std::int64_t x = 0;
+        std::vector<double> big;
+        int hooks = 0;
+        ckpt::Checkpointer cp(options_in(dir.path(), kind), MPI_COMM_WORLD);
+        cp.protect("x", x).protect("big", big).on_restart([&] { ++hooks; });
+        CerrCapture err;
+        const bool restored = cp.restore_if_requested();
+        const std::string warning = err.text();
+        INFO(warning);
+        REQUIRE(restored);
+        REQUIRE(x == 1);
+        REQUIRE(big == big_values(1));
+        REQUIRE(cp.sequence() == 1);
+        REQUIRE(cp.last_path() == version_path(dir.path(), 1));
+        REQUIRE(hooks == 1);
+        REQUIRE_THAT(warning, Contains("skipping") && Contains(newest));
+    }
+}
+
+TEST_CASE("an explicit truncated version is a FormatError, exit 65", "[unit][restore][errors]") {
+    TempDir dir;
+    write_two_big_versions(dir.path());
+    const std::string newest = version_path(dir.path(), 2);
+    truncate_to_half(newest);
+    for (const auto& spec : {spec_of(ckpt::RestartKind::Path, 0, newest), spec_of(ckpt::RestartKind::Sequence, 2),
+                             spec_of(ckpt::RestartKind::Name, 0, version_name(2))}) {
+        std::int64_t x = 0;
+        std::vector<double> big;
+        ckpt::Checkpointer cp(options_in(dir.path()), MPI_COMM_WORLD);
+        cp.protect("x", x).protect("big", big);
+        CerrCapture err;  // an explicit selection does not fall back, and does not warn
+        try {
+            cp.restore(spec);
+            FAIL("restore of a truncated file did not throw");
+        } catch (const ckpt::FormatError& e) {
+            CHECK(ckpt::exit_code(e) == 65);
+            CHECK_THAT(e.what(), Contains(newest));
+        }
+        CHECK(err.text().find("skipping") == std::string::npos);
+    }
+}
+
+TEST_CASE("latest skips a newest version whose data fails its checksum", "[unit][restore][errors]") {
+    TempDir dir;
+    write_two_big_versions(dir.path());
+    const std::string newest = version_path(dir.path(), 2);
+    flip_byte_in_middle(newest);
+    {
+        std::int64_t x = 0;
+        std::vector<double> big;
+        ckpt::Checkpointer cp(options_in(dir.path(), ckpt::RestartKind::Latest), MPI_COMM_WORLD);
+        cp.protect("x", x).protect("big", big);
+        CerrCapture err;
+        const bool restored = cp.restore_if_requested();
+        const std::string warning = err.text();
+        INFO(warning);
+        REQUIRE(restored);
+        REQUIRE(x == 1);
+        REQUIRE(big == big_values(1));  // every element, none left from the corrupt version
+        REQUIRE(cp.sequence() == 1);
+        REQUIRE_THAT(warning, Contains("skipping") && Contains(newest) && Contains("checksum"));
+    }
+    // Named explicitly, the same file is a FormatError that says checksum.
+    std::int64_t x = 0;
+    std::vector<double> big;
+    ckpt::Checkpointer cp(options_in(dir.path()), MPI_COMM_WORLD);
+    cp.protect("x", x).protect("big", big);
+    try {
+        cp.restore(spec_of(ckpt::RestartKind::Path, 0, newest));
+        FAIL("restore of a corrupt file did not throw");
+    } catch (const ckpt::FormatError& e) {
+        CHECK(ckpt::exit_code(e) == 65);
+        CHECK_THAT(e.what(), Contains("checksum") && Contains(newest) && Contains("/state/big"));
+        CHECK(e.object() == "/state/big");
+    }
+}
+
+TEST_CASE("an explicitly named temporary is a FormatError saying uncommitted", "[unit][restore][errors]") {
+    TempDir dir;
+    write_versions(dir.path(), 1);
+    // A complete file under a temporary name still counts as uncommitted.
+    const std::string tmp = version_path(dir.path(), 2) + ".tmp";
+    fs::copy_file(version_path(dir.path(), 1), tmp);
+    for (const auto& spec : {spec_of(ckpt::RestartKind::Name, 0, version_name(2) + ".tmp"),
+                             spec_of(ckpt::RestartKind::Path, 0, tmp)}) {
+        std::int64_t x = 7;
+        ckpt::Checkpointer cp(options_in(dir.path()), MPI_COMM_WORLD);
+        cp.protect("x", x);
+        REQUIRE_THROWS_AS(cp.restore(spec), ckpt::FormatError);
+        REQUIRE_THROWS_WITH(cp.restore(spec), Contains("uncommitted") && Contains(tmp));
+        REQUIRE(x == 7);
+    }
+}
+
+TEST_CASE("a file with a version name that is not HDF5 is a FormatError", "[unit][restore][errors]") {
+    TempDir dir;
+    write_text(version_path(dir.path(), 7), "this is not an HDF5 file, just text under a version name\n");
+    std::int64_t x = 7;
+    ckpt::Checkpointer cp(options_in(dir.path()), MPI_COMM_WORLD);
+    cp.protect("x", x);
+    try {
+        cp.restore(spec_of(ckpt::RestartKind::Sequence, 7));
+        FAIL("restore of a text file did not throw");
+    } catch (const ckpt::FormatError& e) {
+        CHECK(ckpt::exit_code(e) == 65);
+        CHECK(e.file() == version_path(dir.path(), 7));
+    }
+    REQUIRE(x == 7);
+}
+
+TEST_CASE("an HDF5 file that ckpt did not write is a FormatError: not a ckpt checkpoint",
+          "[unit][restore][errors]") {
+    TempDir dir;
+    make_plain_hdf5(version_path(dir.path(), 1));
+    std::int64_t x = 7;
+    ckpt::Checkpointer cp(options_in(dir.path()), MPI_COMM_WORLD);
+    cp.protect("x", x);
+    REQUIRE_THROWS_AS(cp.restore(spec_of(ckpt::RestartKind::Name, 0, version_name(1))), ckpt::FormatError);
+    REQUIRE_THROWS_WITH(cp.restore(spec_of(ckpt::RestartKind::Name, 0, version_name(1))),
+                        Contains("not a ckpt checkpoint") && Contains(version_path(dir.path(), 1)));
+    REQUIRE(x == 7);
+}
+
+TEST_CASE("latest falls back over a junk newest file and a foreign HDF5 file", "[unit][restore][errors]") {
+    TempDir dir;
+    write_versions(dir.path(), 1);
+    write_text(version_path(dir.path(), 2), "junk");
+    make_plain_hdf5(version_path(dir.path(), 3));
+    std::int64_t x = 0;
+    std::vector<double> v;
+    ckpt::Checkpointer cp(options_in(dir.path(), ckpt::RestartKind::Latest), MPI_COMM_WORLD);
+    cp.protect("x", x).protect("v", v);
+    CerrCapture err;
+    REQUIRE(cp.restore_if_requested());
+    const std::string warning = err.text();
+    INFO(warning);
+    REQUIRE(x == 101);
+    REQUIRE_THAT(warning, Contains(version_path(dir.path(), 2)) && Contains(version_path(dir.path(), 3)) &&
+                              Contains("not a ckpt checkpoint"));
+    // Newest first: version 3 is skipped before version 2.
+    REQUIRE(warning.find(version_path(dir.path(), 3)) < warning.find(version_path(dir.path(), 2)));
+}
+
+TEST_CASE("when every version is corrupt, latest throws the newest failure's kind: no usable checkpoint",
+          "[unit][restore][errors]") {
+    TempDir dir;
+    write_two_big_versions(dir.path());
+    truncate_to_half(version_path(dir.path(), 1));
+    truncate_to_half(version_path(dir.path(), 2));
+    for (auto kind : {ckpt::RestartKind::Latest, ckpt::RestartKind::Auto}) {
+        std::int64_t x = 7;
+        std::vector<double> big;
+        int hooks = 0;
+        ckpt::Checkpointer cp(options_in(dir.path(), kind), MPI_COMM_WORLD);
+        cp.protect("x", x).protect("big", big).on_restart([&] { ++hooks; });
+        CerrCapture err;
+        try {
+            cp.restore_if_requested();
+            FAIL("restore over only corrupt versions did not throw");
+        } catch (const ckpt::FormatError& e) {
+            CHECK(ckpt::exit_code(e) == 65);
+            CHECK_THAT(e.what(), Contains("no usable checkpoint") && Contains(version_path(dir.path(), 1)) &&
+                                     Contains(version_path(dir.path(), 2)));
+            CHECK_THAT(e.what(), Contains(kind == ckpt::RestartKind::Auto ? "auto" : "latest"));
+        }
+        CHECK(hooks == 0);
+        CHECK(cp.sequence() == 0);
+    }
+}
+
+// --------------------------------------------------------------------------------------------
+// Mismatch between the checkpoint and what is protected
+
+TEST_CASE("restore into a fixed array of another shape is a MismatchError naming the entry and shapes",
+          "[unit][restore][errors]") {
+    TempDir dir;
+    {
+        std::array<double, 5> a{1, 2, 3, 4, 5};
+        ckpt::Checkpointer cp(options_in(dir.path()), MPI_COMM_WORLD);
+        cp.protect("field", a);
+        cp.checkpoint();
+    }
+    std::array<double, 4> b{9, 9, 9, 9};
+    ckpt::Checkpointer cp(options_in(dir.path()), MPI_COMM_WORLD);
+    cp.protect("field", b);
+    try {
+        cp.restore(spec_of(ckpt::RestartKind::Sequence, 1));
+        FAIL("restore into the wrong shape did not throw");
+    } catch (const ckpt::MismatchError& e) {
+        CHECK(ckpt::exit_code(e) == 65);
+        CHECK_THAT(e.expected(), Contains("4"));
+        CHECK_THAT(e.found(), Contains("5"));
+        CHECK(e.expected() == "float64[4]");
+        CHECK(e.found() == "float64[5]");
+        CHECK_THAT(e.what(), Contains("field") && Contains("shape") && Contains(version_path(dir.path(), 1)));
+        CHECK(e.object() == "/state/field");
+    }
+    CHECK(b == std::array<double, 4>{9, 9, 9, 9});
+}
+
+TEST_CASE("restore into another element type is a MismatchError naming float32 and float64",
+          "[unit][restore][errors]") {
+    TempDir dir;
+    {
+        std::vector<double> d{1.5, 2.5};
+        ckpt::Checkpointer cp(options_in(dir.path()), MPI_COMM_WORLD);
+        cp.protect("u", d);
+        cp.checkpoint();
+    }
+    std::vector<float> f{7.f};
+    ckpt::Checkpointer cp(options_in(dir.path()), MPI_COMM_WORLD);
+    cp.protect("u", f);
+    try {
+        cp.restore(spec_of(ckpt::RestartKind::Sequence, 1));
+        FAIL("restore into float from double did not throw");
+    } catch (const ckpt::MismatchError& e) {
+        CHECK_THAT(e.expected(), Contains("float32"));
+        CHECK_THAT(e.found(), Contains("float64"));
+        CHECK_THAT(e.what(), Contains("float32") && Contains("float64") && Contains("\"u\""));
+    }
+    CHECK(f == std::vector<float>{7.f});
+}
+
+TEST_CASE("a protected entry absent from the checkpoint is a MismatchError: no such entry",
+          "[unit][restore][errors]") {
+    TempDir dir;
+    write_versions(dir.path(), 1);
+    std::int64_t x = 0;
+    std::vector<double> v;
+    int extra = 3;
+    ckpt::Checkpointer cp(options_in(dir.path()), MPI_COMM_WORLD);
+    cp.protect("x", x).protect("v", v).protect("extra", extra);
+    try {
+        cp.restore(spec_of(ckpt::RestartKind::Sequence, 1));
+        FAIL("restore with an extra protected entry did not throw");
+    } catch (const ckpt::MismatchError& e) {
+        CHECK(ckpt::exit_code(e) == 65);
+        CHECK_THAT(e.what(), Contains("no such entry") && Contains("extra"));
+        CHECK(e.object() == "/state/extra");
+    }
+    CHECK(extra == 3);
+}
+
+TEST_CASE("a std::vector restored from a longer or shorter stored vector is resized", "[unit][restore]") {
+    TempDir dir;
+    const std::vector<double> stored_long{1, 2, 3, 4, 5, 6, 7, 8, 9, 10};
+    const std::vector<double> stored_short{42};
+    {
+        std::vector<double> v = stored_long;
+        ckpt::Checkpointer cp(options_in(dir.path(), ckpt::RestartKind::None, 0), MPI_COMM_WORLD);
+        cp.protect("v", v);
+        cp.checkpoint();
+        v = stored_short;
+        cp.checkpoint();
+    }
+    auto restore_seq = [&](std::uint64_t seq, std::vector<double> start) {
+        ckpt::Checkpointer cp(options_in(dir.path()), MPI_COMM_WORLD);
+        cp.protect("v", start);
+        REQUIRE(cp.restore(spec_of(ckpt::RestartKind::Sequence, seq)));
+        return start;
+    };
+    REQUIRE(restore_seq(1, {0, 0, 0}) == stored_long);   // grows
+    REQUIRE(restore_seq(2, {0, 0, 0}) == stored_short);  // shrinks
+    REQUIRE(restore_seq(1, {}) == stored_long);          // from empty
+    REQUIRE(restore_seq(2, std::vector<double>(1000, -1.0)) == stored_short);
+}
+
+// Library bug (reported): checkpointing an empty std::vector fails with
+//   IoError "H5Dwrite failed: addr overflow, addr = 18446744073709551615, size=0"
+// (a zero-size contiguous dataset has no address; the collective MPI-IO write of 0 elements
+// still computes one), and the failed write leaves the HDF5 file id open.
+TEST_CASE("an empty std::vector checkpoints and restores as empty", "[unit][restore][!mayfail]") {
+    TempDir dir;
+    std::vector<double> v;
+    std::int64_t x = 5;
+    {
+        ckpt::Checkpointer cp(options_in(dir.path()), MPI_COMM_WORLD);
+        cp.protect("x", x).protect("v", v);
+        CHECK_NOTHROW(cp.checkpoint());
+    }
+    CHECK(close_leaked_hdf5_files() == 0);
+    std::vector<double> r{1, 2, 3};
+    std::int64_t rx = 0;
+    ckpt::Checkpointer cp(options_in(dir.path(), ckpt::RestartKind::Latest), MPI_COMM_WORLD);
+    cp.protect("x", rx).protect("v", r);
+    REQUIRE(cp.restore_if_requested());
+    REQUIRE(r.empty());
+    REQUIRE(rx == 5);
+}
+
+TEST_CASE("latest with a shape mismatch in every version reports the mismatch", "[unit][restore][errors]") {
+    TempDir dir;
+    {
+        std::array<double, 5> a{};
+        ckpt::Checkpointer cp(options_in(dir.path()), MPI_COMM_WORLD);
+        cp.protect("field", a);
+        cp.checkpoint();
+    }
+    std::array<double, 4> b{};
+    ckpt::Checkpointer cp(options_in(dir.path(), ckpt::RestartKind::Latest), MPI_COMM_WORLD);
+    cp.protect("field", b);
+    CerrCapture err;
+    try {
+        cp.restore_if_requested();
+        FAIL("did not throw");
+    } catch (const ckpt::MismatchError& e) {
+        CHECK_THAT(e.what(), Contains("no usable checkpoint") && Contains("shape") && Contains("field"));
+        CHECK(e.expected() == "float64[4]");
+        CHECK(e.found() == "float64[5]");
+    }
+}
+
+// --------------------------------------------------------------------------------------------
+// Usage errors
+
+TEST_CASE("protecting a name twice is a UsageError: protected twice", "[unit][errors]") {
+    TempDir dir;
+    int a = 0, b = 0;
+    ckpt::Checkpointer cp(options_in(dir.path()), MPI_COMM_WORLD);
+    cp.protect("a", a);
+    try {
+        cp.protect("a", b);
+        FAIL("duplicate protect did not throw");
+    } catch (const ckpt::UsageError& e) {
+        CHECK_THAT(e.what(), Contains("protected twice") && Contains("\"a\""));
+        CHECK(ckpt::exit_code(e) == 70);
+    }
+    // The first registration still stands and is what gets written.
+    a = 5;
+    b = 6;
+    cp.checkpoint();
+    int r = 0;
+    ckpt::Checkpointer back(options_in(dir.path(), ckpt::RestartKind::Latest), MPI_COMM_WORLD);
+    back.protect("a", r);
+    REQUIRE(back.restore_if_requested());
+    REQUIRE(r == 5);
+}
+
+TEST_CASE("invalid state names are UsageErrors that say why", "[unit][errors]") {
+    TempDir dir;
+    int a = 0;
+    ckpt::Checkpointer cp(options_in(dir.path()), MPI_COMM_WORLD);
+    REQUIRE_THROWS_AS(cp.protect("", a), ckpt::UsageError);
+    REQUIRE_THROWS_WITH(cp.protect("", a), Contains("empty"));
+    REQUIRE_THROWS_AS(cp.protect("a/b", a), ckpt::UsageError);
+    REQUIRE_THROWS_WITH(cp.protect("a/b", a), Contains("a/b") && Contains("'/'"));
+    REQUIRE_THROWS_AS(cp.protect(".x", a), ckpt::UsageError);
+    REQUIRE_THROWS_WITH(cp.protect(".x", a), Contains(".x") && Contains("starts with '.'"));
+    // None of them was registered: the names are still free for nothing, and a valid one works.
+    REQUIRE_NOTHROW(cp.protect("x.y", a));
+}
+
+TEST_CASE("protect after restore_if_requested is a UsageError, whether or not it restored", "[unit][errors]") {
+    TempDir dir;
+    write_versions(dir.path(), 1);
+    for (auto kind : {ckpt::RestartKind::None, ckpt::RestartKind::Auto, ckpt::RestartKind::Latest}) {
+        std::int64_t x = 0;
+        std::vector<double> v;
+        int late = 0;
+        ckpt::Checkpointer cp(options_in(dir.path(), kind), MPI_COMM_WORLD);
+        cp.protect("x", x).protect("v", v);
+        cp.restore_if_requested();
+        REQUIRE_THROWS_AS(cp.protect("late", late), ckpt::UsageError);
+        REQUIRE_THROWS_WITH(cp.protect("late", late), Contains("late") && Contains("after"));
+    }
+    // Also after a restore that found nothing.
+    int late = 0;
+    ckpt::Checkpointer cp(options_in(dir / "empty", ckpt::RestartKind::Auto), MPI_COMM_WORLD);
+    REQUIRE_FALSE(cp.restore_if_requested());
+    REQUIRE_THROWS_AS(cp.protect("late", late), ckpt::UsageError);
+}
+
+// --------------------------------------------------------------------------------------------
+// Hooks
+
+TEST_CASE("on_checkpoint hooks run in registration order before the data is written", "[unit][restore]") {
+    TempDir dir;
+    std::int64_t x = 1;
+    std::vector<double> v(3, 0.0);
+    std::vector<std::string> log;
+    {
+        ckpt::Checkpointer cp(options_in(dir.path()), MPI_COMM_WORLD);
+        cp.protect("x", x).protect("v", v);
+        cp.on_checkpoint([&] {
+            log.push_back("first");
+            x = 142;  // e.g. copy device data to host
+        });
+        cp.on_checkpoint([&] {
+            log.push_back("second saw " + std::to_string(x));
+            v.assign(3, 42.0);
+        });
+        cp.checkpoint();
+    }
+    REQUIRE(log == std::vector<std::string>{"first", "second saw 142"});
+    REQUIRE(restored_x(dir.path(), spec_of(ckpt::RestartKind::Latest)) == 142);
+}
+
+TEST_CASE("on_restart hooks run in reverse order after the data is restored, and only then",
+          "[unit][restore]") {
+    TempDir dir;
+    write_versions(dir.path(), 2);
+    std::vector<std::string> log;
+    std::int64_t x = 0;
+    std::vector<double> v;
+    auto hooked = [&](ckpt::Checkpointer& cp) {
+        cp.protect("x", x).protect("v", v);
+        cp.on_restart([&] { log.push_back("first saw " + std::to_string(x)); });
+        cp.on_restart([&] { log.push_back("second saw " + std::to_string(x)); });
+    };
+    {
+        ckpt::Checkpointer cp(options_in(dir.path(), ckpt::RestartKind::Latest), MPI_COMM_WORLD);
+        hooked(cp);
+        REQUIRE(cp.restore_if_requested());
+        REQUIRE(log == std::vector<std::string>{"second saw 102", "first saw 102"});
+    }
+    log.clear();
+    {
+        ckpt::Checkpointer cp(options_in(dir.path(), ckpt::RestartKind::None), MPI_COMM_WORLD);
+        hooked(cp);
+        REQUIRE_FALSE(cp.restore_if_requested());
+    }
+    {
+        ckpt::Checkpointer cp(options_in(dir / "empty", ckpt::RestartKind::Auto), MPI_COMM_WORLD);
+        hooked(cp);
+        REQUIRE_FALSE(cp.restore_if_requested());
+    }
+    {
+        ckpt::Checkpointer cp(options_in(dir.path()), MPI_COMM_WORLD);
+        hooked(cp);
+        REQUIRE_THROWS_AS(cp.restore(spec_of(ckpt::RestartKind::Sequence, 9)), ckpt::IoError);
+    }
+    REQUIRE(log.empty());
+}
+
+TEST_CASE("a throwing on_checkpoint hook fails checkpoint and leaves the previous version alone",
+          "[unit][restore][errors]") {
+    TempDir dir;
+    std::int64_t x = 101;
+    std::vector<double> v(3, 1.0);
+    bool fail = false;
+    ckpt::Checkpointer cp(options_in(dir.path(), ckpt::RestartKind::None, 1), MPI_COMM_WORLD);
+    cp.protect("x", x).protect("v", v);
+    cp.on_checkpoint([&] {
+        if (fail) throw std::runtime_error("device copy failed on purpose");
+    });
+    REQUIRE(cp.checkpoint() == version_path(dir.path(), 1));
+    const auto before = files_in(dir.path());
+    x = 102;
+    v.assign(3, 2.0);
+    fail = true;
+    REQUIRE_THROWS_AS(cp.checkpoint(), ckpt::Error);
+    REQUIRE_THROWS_WITH(cp.checkpoint(), Contains("device copy failed on purpose"));
+    REQUIRE(files_in(dir.path()) == before);
+    REQUIRE(cp.sequence() == 1);
+    REQUIRE(cp.last_path() == version_path(dir.path(), 1));
+    REQUIRE(restored_x(dir.path(), spec_of(ckpt::RestartKind::Latest)) == 101);
+    // A ckpt error from a hook keeps its type.
+    ckpt::Checkpointer other(options_in(dir / "other"), MPI_COMM_WORLD);
+    other.on_checkpoint([] { throw ckpt::UsageError({"hook misuse on purpose"}); });
+    REQUIRE_THROWS_AS(other.checkpoint(), ckpt::UsageError);
+    // Once the hook recovers, writing continues with the next number.
+    fail = false;
+    REQUIRE(cp.checkpoint() == version_path(dir.path(), 2));
+    REQUIRE(restored_x(dir.path(), spec_of(ckpt::RestartKind::Latest)) == 102);
+}
+
+// --------------------------------------------------------------------------------------------
+// Failed writes
+
+TEST_CASE("a failed write is an IoError naming the directory and leaves older versions restorable",
+          "[unit][restore][errors]") {
+    TempDir dir;
+    const std::string parent = dir / "run";
+    const std::string ck = parent + "/ck";
+    std::int64_t x = 101;
+    std::vector<double> v(3, 1.0);
+    ckpt::Checkpointer cp(options_in(ck, ckpt::RestartKind::None, 1), MPI_COMM_WORLD);
+    cp.protect("x", x).protect("v", v);
+    REQUIRE(cp.checkpoint() == version_path(ck, 1));
+    x = 102;
+    v.assign(3, 2.0);
+
+    const bool root = ::geteuid() == 0;
+    if (!root) {
+        REQUIRE(::chmod(ck.c_str(), 0555) == 0);
+    } else {
+        // Permissions do not stop root: make the directory unreachable instead (its parent
+        // becomes a regular file), then put it back.
+        fs::rename(parent, dir / "saved");
+        write_text(parent, "a file where the directory's parent should be");
+    }
+    try {
+        cp.checkpoint();
+        FAIL("checkpoint into an unusable directory did not throw");
+    } catch (const ckpt::IoError& e) {
+        CHECK_THAT(e.what(), Contains(ck));
+        CHECK(ckpt::exit_code(e) == 74);
+    }
+    if (!root) {
+        REQUIRE(::chmod(ck.c_str(), 0755) == 0);
+    } else {
+        fs::remove(parent);
+        fs::rename(dir / "saved", parent);
+    }
+    REQUIRE(files_in(ck) == std::set<std::string>{version_name(1)});
+    REQUIRE(cp.sequence() == 1);
+    REQUIRE(restored_x(ck, spec_of(ckpt::RestartKind::Latest)) == 101);
+}
+
+TEST_CASE("a write that fails midway (file size limit) leaves the older version restorable",
+          "[unit][restore][errors]") {
+    TempDir dir;
+    std::int64_t x = 1;
+    std::vector<double> big = big_values(1);
+    ckpt::Checkpointer cp(options_in(dir.path(), ckpt::RestartKind::None, 1), MPI_COMM_WORLD);
+    cp.protect("x", x).protect("big", big);
+    REQUIRE(cp.checkpoint() == version_path(dir.path(), 1));
+    x = 2;
+    big = big_values(2);
+    const std::string what = checkpoint_under_file_size_limit(cp);
+    close_leaked_hdf5_files();  // a separate bug, checked by the next test; avoids a crash at exit
+    INFO(what);
+    REQUIRE_THAT(what, Contains(version_path(dir.path(), 2) + ".tmp"));
+    // The committed version is intact and still the newest complete one.
+    auto complete = ckpt::detail::complete_versions(dir.path(), "ckpt");
+    REQUIRE(complete.size() == 1);
+    REQUIRE(complete[0].sequence == 1);
+    REQUIRE(cp.sequence() == 1);
+    std::int64_t rx = 0;
+    std::vector<double> rbig;
+    {
+        ckpt::Checkpointer back(options_in(dir.path(), ckpt::RestartKind::Latest), MPI_COMM_WORLD);
+        back.protect("x", rx).protect("big", rbig);
+        REQUIRE(back.restore_if_requested());
+    }
+    REQUIRE(rx == 1);
+    REQUIRE(rbig == big_values(1));
+    // The next successful checkpoint cleans up what the failed one left behind.
+    REQUIRE(cp.checkpoint() == version_path(dir.path(), 3));
+    REQUIRE(files_in(dir.path()) == std::set<std::string>{version_name(3)});
+    REQUIRE(restored_x_big(dir.path()) == 2);
+}
+
+// Library bug (reported): when a write fails (here EFBIG mid-H5Dwrite), the File destructor's
+// H5Fclose fails as well (it flushes into the same limit) and the HDF5 file id stays open for
+// the rest of the process; at exit HDF5's atexit handler then segfaults in H5F__close_cb.
+TEST_CASE("a failed write leaves no HDF5 file open", "[unit][errors][!mayfail]") {
+    TempDir dir;
+    std::vector<double> big = big_values(1);
+    ckpt::Checkpointer cp(options_in(dir.path()), MPI_COMM_WORLD);
+    cp.protect("big", big);
+    const auto open_before = H5Fget_obj_count(H5F_OBJ_ALL, H5F_OBJ_FILE);
+    REQUIRE(open_before == 0);
+    checkpoint_under_file_size_limit(cp);
+    CHECK(close_leaked_hdf5_files() == 0);  // closes them so that the process exits cleanly
+}
+
+TEST_CASE("checkpoint with mode none returns an empty path and writes nothing", "[unit][restore]") {
+    TempDir dir;
+    const std::string where = dir / "never";
+    auto o = options_in(where);
+    o.mode.none = true;
+    o.mode.periodic = true;
+    o.every = 1;
+    std::int64_t x = 1;
+    int hooks = 0;
+    ckpt::Checkpointer cp(o, MPI_COMM_WORLD);
+    cp.protect("x", x).on_checkpoint([&] { ++hooks; });
+    REQUIRE(cp.checkpoint().empty());
+    REQUIRE_FALSE(cp.poll(1));
+    REQUIRE(hooks == 0);
+    REQUIRE(cp.sequence() == 0);
+    REQUIRE(cp.last_path().empty());
+    REQUIRE_FALSE(fs::exists(where));
+}
+
+// --------------------------------------------------------------------------------------------
+// What the file records
+
+TEST_CASE("the written file's root attributes record format, sequence, ranks and step", "[unit][restore]") {
+    TempDir dir;
+    auto o = options_in(dir.path(), ckpt::RestartKind::None, 0);
+    o.mode.periodic = true;
+    o.every = 5;
+    std::int64_t x = 0;
+    ckpt::Checkpointer cp(o, MPI_COMM_WORLD);
+    cp.protect("x", x);
+    std::string first = cp.checkpoint();  // outside poll: no step
+    for (std::int64_t step = 1; step <= 5; ++step) cp.poll(step);
+    const std::string second = cp.last_path();
+    REQUIRE(second == version_path(dir.path(), 2));
+
+    REQUIRE(raw_root_attribute(first, "ckpt.format_version") == 1);
+    REQUIRE(raw_root_attribute(first, "ckpt.sequence") == 1);
+    REQUIRE(raw_root_attribute(first, "ckpt.ranks") == 1);
+    REQUIRE(raw_root_attribute(first, "ckpt.step") == -1);
+    REQUIRE(raw_root_attribute(second, "ckpt.format_version") == 1);
+    REQUIRE(raw_root_attribute(second, "ckpt.sequence") == 2);
+    REQUIRE(raw_root_attribute(second, "ckpt.ranks") == 1);
+    REQUIRE(raw_root_attribute(second, "ckpt.step") == 5);
+
+    // Restoring reads the sequence number back.
+    std::int64_t rx = 0;
+    ckpt::Checkpointer back(options_in(dir.path(), ckpt::RestartKind::Latest), MPI_COMM_WORLD);
+    back.protect("x", rx);
+    REQUIRE(back.restore_if_requested());
+    REQUIRE(back.sequence() == 2);
+}
