@@ -1,6 +1,6 @@
 /// bench_checkpoint: what ckpt's durability costs against the raw I/O it is built on.
 ///
-///   mpiexec -n 2 bench_checkpoint [--mib S] [--reps R] [--dir DIR] [--breakdown]
+///   mpiexec -n 2 bench_checkpoint [--mib S] [--reps R] [--warmup W] [--dir DIR] [--breakdown] [--samples]
 ///
 /// Each rank owns S MiB of doubles. Per rep, in one run: memcpy and xxh64 of those bytes (the
 /// memory-bandwidth limits ckpt cannot beat, since it hashes every byte), a raw POSIX
@@ -27,7 +27,6 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -477,16 +476,15 @@ void breakdown_restore(Table& t, const ckpt::Options& o, std::vector<double>& ba
 /// Chunk size of the fused prototypes: small enough to stay in L2/L3 between the two passes.
 constexpr std::size_t kFuseChunk = std::size_t{4} << 20;
 
-/// Proposed write paths, against W1 + W6. `chunk` 0: one independent H5Dwrite of the whole part,
-/// no hashing (is the collective transfer the cost?). Otherwise: hash each chunk just before its
-/// independent H5Dwrite, so the write's copy reads it from cache, instead of one xxh64 pass over
-/// everything first (W1) and then the write (W6). Independent, because a collective call per chunk
-/// costs a synchronisation per chunk and ranks may have different numbers of chunks.
+/// Proposed write path, against W1 + W6: hash each chunk just before its independent H5Dwrite,
+/// so the write's copy reads it from cache, instead of one xxh64 pass over everything first (W1)
+/// and then one write (W6). Independent, because a collective call per chunk costs a
+/// synchronisation per chunk and ranks may have different numbers of chunks.
 void fused_write(Table& t, const char* label, const std::string& path, const std::vector<double>& u,
                  std::size_t chunk) {
     using namespace ckpt::detail;
     static mpi::Comm comm(MPI_COMM_WORLD);
-    const hsize_t n = u.size(), per = chunk ? chunk / sizeof(double) : n;
+    const hsize_t n = u.size(), per = chunk / sizeof(double);
     auto file = std::make_unique<h5::File>(path, comm.get(), h5::Access::Create);
     h5::Handle type = h5::datatype(Element::Float64, path);
     h5::Handle dset = file->create_dataset("/u", type, {n * static_cast<hsize_t>(comm.size())});
@@ -496,12 +494,12 @@ void fused_write(Table& t, const char* label, const std::string& path, const std
         Xxh64 h;
         for (hsize_t k = 0; k < n; k += per) {
             const hsize_t c = std::min(per, n - k);
-            if (chunk) h.update(u.data() + k, c * sizeof(double));
+            h.update(u.data() + k, c * sizeof(double));
             file->write_block(dset, "/u", type, u.data() + k, base + k, c, false);
         }
         sum = h.digest();
     }));
-    if (chunk && sum != xxh64(u.data(), n * sizeof(double))) die("fused write: streaming digest differs");
+    if (sum != xxh64(u.data(), n * sizeof(double))) die("fused write: streaming digest differs");
     dset = {};
     file->flush();
     file->close();
@@ -549,10 +547,22 @@ double fresh_page_gbps() {
     return static_cast<double>(len) / t / 1e9;
 }
 
+int run(int argc, char** argv);
+
 }  // namespace
 
 int main(int argc, char** argv) {
     MPI_Init(&argc, &argv);
+    try {
+        return run(argc, argv);
+    } catch (const std::exception& e) {
+        die(std::string("uncaught exception: ") + e.what());
+    }
+}
+
+namespace {
+
+int run(int argc, char** argv) {
     MPI_Comm_rank(MPI_COMM_WORLD, &g_rank);
     MPI_Comm_size(MPI_COMM_WORLD, &g_size);
     Args args = parse_args(argc, argv);
@@ -654,11 +664,10 @@ int main(int argc, char** argv) {
 
         // Cold reads: every file is fsynced, so its pages are clean and DONTNEED drops them.
         std::string ckpt_file = cp.last_path();
+        // Every rank evicts the shared files too, so ranks on other nodes read cold as well.
         evict(posix_file);
-        if (g_rank == 0) {
-            evict(h5_file);
-            evict(ckpt_file);
-        }
+        evict(h5_file);
+        evict(ckpt_file);
         MPI_Barrier(MPI_COMM_WORLD);
         std::function<void()> reads[3] = {
             [&] {
@@ -669,13 +678,13 @@ int main(int argc, char** argv) {
             },
             [&] {
                 std::fill(back.begin(), back.end(), 0.0);
-                resident[1] = std::max(resident[1], max_over_ranks(g_rank == 0 ? resident_fraction(h5_file) : 0));
+                resident[1] = std::max(resident[1], max_over_ranks(resident_fraction(h5_file)));
                 t[kHr].t.push_back(timed([&] { raw_h5_read(h5_file, back.data(), count, offset); }));
                 verify(back, u, "raw H5Dread");
             },
             [&] {
                 std::fill(back.begin(), back.end(), 0.0);
-                resident[2] = std::max(resident[2], max_over_ranks(g_rank == 0 ? resident_fraction(ckpt_file) : 0));
+                resident[2] = std::max(resident[2], max_over_ranks(resident_fraction(ckpt_file)));
                 t[kCr].t.push_back(timed([&] {
                     int argc2 = 1;
                     ckpt::Checkpointer cp2(argc2, fake_argv, MPI_COMM_WORLD, o_restore);
@@ -725,20 +734,15 @@ int main(int argc, char** argv) {
             breakdown_write(b, o, u);
             MPI_Barrier(MPI_COMM_WORLD);
             if (g_rank == 0) quiesce(args.dir);
-            fused_write(b, "F0 proposed: W6 as one independent H5Dwrite", scratch, u, 0);
-            MPI_Barrier(MPI_COMM_WORLD);
-            if (g_rank == 0) quiesce(args.dir);
             fused_write(b, "F1 proposed: W1+W6 fused, indep., 4 MiB chunks", scratch, u, kFuseChunk);
             MPI_Barrier(MPI_COMM_WORLD);
-            if (g_rank == 0) {
-                quiesce(args.dir);
-                evict(ckpt::detail::complete_versions(o.dir, o.name).back().path);
-            }
+            if (g_rank == 0) quiesce(args.dir);
+            evict(ckpt::detail::complete_versions(o.dir, o.name).back().path);
             std::fill(back.begin(), back.end(), 0.0);
             breakdown_restore(b, o, back);
             verify(back, u, "breakdown restore");
             MPI_Barrier(MPI_COMM_WORLD);
-            if (g_rank == 0) evict(ckpt::detail::complete_versions(o.dir, o.name).back().path);
+            evict(ckpt::detail::complete_versions(o.dir, o.name).back().path);
             std::fill(back.begin(), back.end(), 0.0);
             fused_restore(b, o, back);
             verify(back, u, "fused restore");
@@ -776,3 +780,5 @@ int main(int argc, char** argv) {
     MPI_Finalize();
     return 0;
 }
+
+}  // namespace

@@ -5,7 +5,9 @@
 
 #include <catch2/catch.hpp>
 
+#include <chrono>
 #include <cstdlib>
+#include <thread>
 #include <filesystem>
 #include <iostream>
 #include <random>
@@ -34,9 +36,25 @@ public:
         MPI_Bcast(path.data(), static_cast<int>(n), MPI_CHAR, 0, comm);
         path_ = path;
         owner_ = rank == 0;
+        comm_ = comm;
     }
     ~TempDir() {
+        // Every rank, passing or failing (a failed REQUIRE unwinds through here), meets the others
+        // before rank 0 deletes: else rank 0 could remove files another rank is still reading.
+        // Non-blocking with a cap, so one stuck rank cannot hang the suite; then the dir is kept.
+        MPI_Request done;
+        MPI_Ibarrier(comm_, &done);
+        int arrived = 0;
+        const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+        while (!arrived && std::chrono::steady_clock::now() < give_up) {
+            MPI_Test(&done, &arrived, MPI_STATUS_IGNORE);
+            if (!arrived) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        }
         if (!owner_) return;
+        if (!arrived) {
+            std::cerr << "ckpt test: other ranks did not finish; keeping " << path_ << "\n";
+            return;
+        }
         if (std::uncaught_exceptions() == 0 && !failed()) {
             std::error_code ec;
             std::filesystem::remove_all(path_, ec);
@@ -55,6 +73,7 @@ private:
     static bool failed() { return !Catch::getResultCapture().lastAssertionPassed(); }
     std::string path_;
     bool owner_ = false;
+    MPI_Comm comm_ = MPI_COMM_SELF;
 };
 
 /// Options for a checkpointer writing into `dir`, independent of the process environment.

@@ -345,7 +345,7 @@ TEST_CASE("signals by name, with or without SIG, any case, or by number", "[unit
     CHECK(ckpt::detail::signal_name(SIGXCPU) == "XCPU");
 }
 
-TEST_CASE("CKPT_TERM_SIGNALS is a comma list; empty means none", "[unit][options]") {
+TEST_CASE("CKPT_TERM_SIGNALS is a comma list and empty means none", "[unit][options]") {
     CHECK(resolve({{"CKPT_TERM_SIGNALS", "TERM, sigint,12"}}).term_signals == std::vector<int>{SIGTERM, SIGINT, 12});
     CHECK(resolve({{"CKPT_TERM_SIGNALS", ""}}).term_signals.empty());
     CHECK(resolve({{"CKPT_TERM_SIGNALS", "TERM,TERM"}}).term_signals == std::vector<int>{SIGTERM});
@@ -368,7 +368,7 @@ TEST_CASE("CKPT_VERBOSE accepts 0/1/true/false/yes/no", "[unit][options]") {
     }
 }
 
-TEST_CASE("--restart and CKPT_RESTART select what to restart from", "[unit][options]") {
+TEST_CASE("the restart option and CKPT_RESTART select what to restart from", "[unit][options]") {
     using ckpt::parse_restart;
     CHECK(parse_restart("none", "--restart").kind == RestartKind::None);
     CHECK(parse_restart("auto", "--restart").kind == RestartKind::Auto);

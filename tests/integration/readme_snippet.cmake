@@ -1,0 +1,16 @@
+# The first ```cpp block of README.md must be byte-identical to examples/readme.cpp, which the
+# build compiles: the README's example cannot rot.  cmake -DREADME=... -DEXAMPLE=... -P this
+file(READ "${README}" readme)
+file(READ "${EXAMPLE}" example)
+string(FIND "${readme}" "```cpp\n" start)
+if(start EQUAL -1)
+  message(FATAL_ERROR "README.md has no ```cpp block")
+endif()
+math(EXPR start "${start} + 7")
+string(SUBSTRING "${readme}" ${start} -1 rest)
+string(FIND "${rest}" "```" stop)
+string(SUBSTRING "${rest}" 0 ${stop} snippet)
+if(NOT snippet STREQUAL example)
+  message(FATAL_ERROR "README.md's first cpp block differs from examples/readme.cpp; make them identical")
+endif()
+message(STATUS "README snippet matches examples/readme.cpp")

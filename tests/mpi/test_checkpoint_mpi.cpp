@@ -1,0 +1,191 @@
+// Collective behaviour at 1, 2 and 4 ranks: every rank's own part comes back, failures on one
+// rank become the same error on all ranks, and the poll decision is agreed.
+#include "testing.hpp"
+
+#include <mpi.h>
+
+#include <chrono>
+#include <cstdint>
+#include <thread>
+#include <string>
+#include <vector>
+
+namespace {
+int world_rank() {
+    int r = 0;
+    MPI_Comm_rank(MPI_COMM_WORLD, &r);
+    return r;
+}
+int world_size() {
+    int s = 1;
+    MPI_Comm_size(MPI_COMM_WORLD, &s);
+    return s;
+}
+struct Params {
+    std::string label;
+    std::vector<int> ids;
+    template <class Ar>
+    void serialize(Ar& ar, unsigned) {
+        ar & label & ids;
+    }
+};
+}  // namespace
+
+TEST_CASE("every rank restores its own part, with uneven sizes", "[mpi][restore]") {
+    ckpt::testing::TempDir dir(MPI_COMM_WORLD);
+    const int rank = world_rank();
+    std::vector<double> u(static_cast<std::size_t>(100 + 37 * rank));
+    for (std::size_t i = 0; i < u.size(); ++i) u[i] = rank * 1000.0 + static_cast<double>(i);
+    std::int64_t step = 17;
+    Params p{"rank " + std::to_string(rank), std::vector<int>(static_cast<std::size_t>(rank), rank)};
+    {
+        ckpt::Checkpointer cp(ckpt::testing::options_in(dir.path()), MPI_COMM_WORLD);
+        cp.protect("u", u).protect("step", step).protect("params", p);
+        REQUIRE(!cp.checkpoint().empty());
+    }
+    std::vector<double> u2;
+    std::int64_t step2 = 0;
+    Params p2;
+    ckpt::Checkpointer cp(ckpt::testing::options_in(dir.path(), ckpt::RestartKind::Latest), MPI_COMM_WORLD);
+    cp.protect("u", u2).protect("step", step2).protect("params", p2);
+    REQUIRE(cp.restore_if_requested());
+    REQUIRE(u2 == u);
+    REQUIRE(step2 == 17);
+    REQUIRE(p2.label == p.label);
+    REQUIRE(p2.ids == p.ids);
+
+    // One dataset holds all ranks' parts; the layout table has a row per rank.
+    ckpt::detail::h5::File f(cp.last_path(), MPI_COMM_SELF, ckpt::detail::h5::Access::Read);
+    std::uint64_t total = 0;
+    for (int r = 0; r < world_size(); ++r) total += 100 + 37 * static_cast<std::uint64_t>(r);
+    REQUIRE(f.dims("/state/u") == std::vector<hsize_t>{total});
+    REQUIRE(f.dims("/layout/u") == std::vector<hsize_t>{static_cast<hsize_t>(world_size()), 4});
+    REQUIRE(f.read_int_attribute("/", "ckpt.ranks") == world_size());
+}
+
+TEST_CASE("a shape mismatch on one rank throws the same MismatchError on every rank", "[mpi][errors]") {
+    ckpt::testing::TempDir dir(MPI_COMM_WORLD);
+    const int rank = world_rank(), size = world_size();
+    std::vector<float> data(8, 1.0f);
+    {
+        ckpt::Checkpointer cp(ckpt::testing::options_in(dir.path()), MPI_COMM_WORLD);
+        cp.protect("grid", ckpt::ArrayView<float>(data.data(), {2, 4}));
+        cp.checkpoint();
+    }
+    // The last rank asks for a different shape; everyone else matches.
+    const bool odd_one = rank == size - 1;
+    std::vector<float> back(8);
+    ckpt::Checkpointer cp(ckpt::testing::options_in(dir.path()), MPI_COMM_WORLD);
+    cp.protect("grid", ckpt::ArrayView<float>(back.data(), odd_one ? std::vector<std::size_t>{4, 2}
+                                                                   : std::vector<std::size_t>{2, 4}));
+    ckpt::RestartSpec spec;
+    spec.kind = ckpt::RestartKind::Sequence;
+    spec.sequence = 1;
+    try {
+        cp.restore(spec);
+        FAIL("restore should have thrown");
+    } catch (const ckpt::MismatchError& e) {
+        const std::string what = e.what();
+        CHECK(e.rank() == size - 1);
+        CHECK_THAT(what, Catch::Contains("\"grid\"") && Catch::Contains("shape"));
+        CHECK_THAT(what, Catch::Contains("float32[4][2]") && Catch::Contains("float32[2][4]"));
+        if (size > 1)
+            CHECK_THAT(what, Catch::Contains("failed on 1 of " + std::to_string(size) + " ranks; first: rank " +
+                                             std::to_string(size - 1)));
+    }
+}
+
+TEST_CASE("ranks that protect different state get a UsageError on every rank, and no file", "[mpi][errors]") {
+    if (world_size() == 1) return;  // needs two ranks to differ
+    ckpt::testing::TempDir dir(MPI_COMM_WORLD);
+    double a = 1, b = 2;
+    ckpt::Checkpointer cp(ckpt::testing::options_in(dir.path()), MPI_COMM_WORLD);
+    cp.protect("a", a);
+    if (world_rank() == 1) cp.protect("b", b);
+    REQUIRE_THROWS_AS(cp.checkpoint(), ckpt::UsageError);
+    MPI_Barrier(MPI_COMM_WORLD);
+    REQUIRE(ckpt::detail::list_versions(dir.path(), "ckpt").empty());
+}
+
+TEST_CASE("restoring with a different rank count is a MismatchError naming both counts", "[mpi][errors]") {
+    ckpt::testing::TempDir dir(MPI_COMM_WORLD);
+    const int size = world_size();
+    // Write from a one-rank sub-communicator, then restore on the whole world.
+    if (size == 1) return;
+    MPI_Comm solo;
+    MPI_Comm_split(MPI_COMM_WORLD, world_rank() == 0 ? 0 : MPI_UNDEFINED, 0, &solo);
+    double x = 3;
+    if (solo != MPI_COMM_NULL) {
+        ckpt::Checkpointer cp(ckpt::testing::options_in(dir.path()), solo);
+        cp.protect("x", x);
+        cp.checkpoint();
+        MPI_Comm_free(&solo);
+    }
+    MPI_Barrier(MPI_COMM_WORLD);
+    ckpt::Checkpointer cp(ckpt::testing::options_in(dir.path()), MPI_COMM_WORLD);
+    cp.protect("x", x);
+    ckpt::RestartSpec spec;
+    spec.kind = ckpt::RestartKind::Sequence;
+    spec.sequence = 1;
+    REQUIRE_THROWS_AS(cp.restore(spec), ckpt::MismatchError);
+    REQUIRE_THROWS_WITH(cp.restore(spec), Catch::Contains("written by 1 ranks, this run has " + std::to_string(size) +
+                                                          " ranks") &&
+                                              Catch::Contains("mpiexec -n 1"));
+}
+
+TEST_CASE("independent checkpointers on split communicators work side by side", "[mpi]") {
+    ckpt::testing::TempDir dir(MPI_COMM_WORLD);
+    const int rank = world_rank();
+    MPI_Comm half;
+    MPI_Comm_split(MPI_COMM_WORLD, rank % 2, rank, &half);
+    std::vector<int> v(5, rank);
+    {
+        auto o = ckpt::testing::options_in(dir.path());
+        o.name = "group" + std::to_string(rank % 2);
+        ckpt::Checkpointer cp(o, half);
+        ckpt::Checkpointer world(ckpt::testing::options_in(dir.path()), MPI_COMM_WORLD);
+        cp.protect("v", v);
+        world.protect("v", v);
+        cp.checkpoint();
+        world.checkpoint();
+    }
+    std::vector<int> back;
+    auto o = ckpt::testing::options_in(dir.path(), ckpt::RestartKind::Latest);
+    o.name = "group" + std::to_string(rank % 2);
+    ckpt::Checkpointer cp(o, half);
+    cp.protect("v", back);
+    REQUIRE(cp.restore_if_requested());
+    REQUIRE(back == v);
+    MPI_Comm_free(&half);
+}
+
+TEST_CASE("all ranks agree on an interval checkpoint at the same poll", "[mpi][poll]") {
+    ckpt::testing::TempDir dir(MPI_COMM_WORLD);
+    auto o = ckpt::testing::options_in(dir.path(), ckpt::RestartKind::None, 0);
+    o.mode.periodic = true;
+    o.interval = std::chrono::duration<double>(0.02);
+    std::int64_t step = 0;
+    ckpt::Checkpointer cp(o, MPI_COMM_WORLD);
+    cp.protect("step", step);
+    std::vector<std::int64_t> mine;
+    while (step < 300) {
+        ++step;
+        if (cp.poll(step)) mine.push_back(step);
+        if (world_rank() == 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));  // rank 0 is slow
+    }
+    // Every rank checkpointed at exactly the same steps (else the collective writes would hang).
+    int n = static_cast<int>(mine.size());
+    int lo = n, hi = n;
+    MPI_Allreduce(MPI_IN_PLACE, &lo, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
+    MPI_Allreduce(MPI_IN_PLACE, &hi, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+    REQUIRE(lo == hi);
+    REQUIRE(n >= 1);
+    std::vector<std::int64_t> first(mine.begin(), mine.end());
+    MPI_Bcast(first.data(), n, MPI_INT64_T, 0, MPI_COMM_WORLD);
+    REQUIRE(first == mine);
+    auto versions = ckpt::detail::complete_versions(dir.path(), "ckpt");
+    std::string files;
+    for (auto& v : versions) files += v.path + " ";
+    INFO("steps checkpointed: " << n << "; files: " << files);
+    REQUIRE(versions.size() == static_cast<std::size_t>(n));
+}
