@@ -2,6 +2,7 @@
 //
 //   mpiexec -n 2 heat --steps 400 --n 128 --checkpoint every=50
 //   (kill it) mpiexec -n 2 heat --steps 400 --n 128 --checkpoint every=50 --restart latest
+//   (or kill -TERM the mpiexec: it checkpoints and exits 85; --restart latest resumes)
 //
 // The grid is split into slabs of rows, one per rank, with one halo row above and below.
 // Checkpointed state: the step counter, each rank's interior rows (a 2-D ArrayView) and a
@@ -115,8 +116,10 @@ int main(int argc, char** argv) {
     int rank = 0, size = 1;
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     MPI_Comm_size(MPI_COMM_WORLD, &size);
-    int status = 0;
-    try {
+    // main_guard returns the contract's exit status when the job leaves at a safe point (85 after
+    // a shutdown checkpoint, 128+N for a signal without `shutdown`) or when a ckpt::Error escapes
+    // (64 for a bad --checkpoint value, 66 for --restart latest with nothing to restart from, ...).
+    const int status = ckpt::main_guard([&] {
         // ckpt takes its own flags (--checkpoint, --restart, ...) out of argv first.
         ckpt::Checkpointer cp(argc, argv, MPI_COMM_WORLD);
 
@@ -160,10 +163,8 @@ int main(int argc, char** argv) {
         }
         const std::uint64_t sum = global_checksum(slab, rank, size, MPI_COMM_WORLD);
         if (rank == 0) std::printf("checksum %016" PRIx64 "\n", sum);
-    } catch (const ckpt::Error& e) {
-        if (rank == 0) std::fprintf(stderr, "%s\n", e.what());
-        status = ckpt::exit_code(e);
-    }
+        return 0;
+    });
     std::fflush(stdout);
     MPI_Finalize();
     return status;

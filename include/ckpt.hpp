@@ -9,4 +9,6 @@
 #include "ckpt/array_view.hpp"
 #include "ckpt/boost.hpp"
 #include "ckpt/codec.hpp"
+#include "ckpt/leave.hpp"
 #include "ckpt/checkpointer.hpp"
+#include "ckpt/critical_section.hpp"

@@ -9,14 +9,21 @@
 
 #include "ckpt/codec.hpp"
 #include "ckpt/detail/atomic_commit.hpp"
+#include "ckpt/detail/control.hpp"
 #include "ckpt/detail/mpi/agree.hpp"
 #include "ckpt/detail/mpi/poll_agreement.hpp"
+#include "ckpt/detail/signals.hpp"
 #include "ckpt/detail/store.hpp"
+#include "ckpt/leave.hpp"
 #include "ckpt/options.hpp"
 
 #include <unistd.h>
 
+#include <algorithm>
+#include <array>
+#include <atomic>
 #include <chrono>
+#include <cstdio>
 #include <cstdint>
 #include <ctime>
 #include <filesystem>
@@ -26,10 +33,13 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <thread>
 #include <type_traits>
 #include <vector>
 
 namespace ckpt {
+
+class CriticalSection;
 
 namespace detail {
 /// One protected object, type-erased: its name and how to save/load it.
@@ -37,6 +47,12 @@ struct Entry {
     std::string name;
     std::function<void(Writer&)> save;
     std::function<void(Reader&)> load;
+};
+
+/// Where one version goes: the configured directory, name and depth, or a request's.
+struct Target {
+    std::string dir, name;
+    unsigned depth = 2;
 };
 
 inline double now_seconds() {
@@ -62,12 +78,15 @@ public:
     /// As above, with the built-in defaults as the values set in code.
     Checkpointer(int& argc, char** argv, MPI_Comm comm) : Checkpointer(prepare(argc, argv, nullptr), comm, Private{}) {}
 
-    /// Collective over `comm`. Uses `options` exactly as given (no environment, no command line).
+    /// Collective over `comm`. Uses `options` as given, without the environment or a command line:
+    /// the values are validated, a non-zero interval/every implies `periodic`, and `%j` in the
+    /// directory is expanded. Throws: ConfigError naming the bad Options field, MpiError.
     explicit Checkpointer(Options options, MPI_Comm comm = MPI_COMM_WORLD)
-        : Checkpointer(Prepared{(detail::mpi::ensure_initialized(), std::move(options)), {}}, comm, Private{}) {}
+        : Checkpointer(Prepared{(detail::mpi::ensure_initialized(), settle(std::move(options))), {}}, comm, Private{}) {}
 
     Checkpointer(const Checkpointer&) = delete;
     Checkpointer& operator=(const Checkpointer&) = delete;
+    ~Checkpointer() { join_rotation(); }
 
     /// Binds `obj` by reference under `name`; it must outlive the checkpointer. Not collective, but
     /// every rank must protect the same names with the same kinds of object, in the same order.
@@ -131,9 +150,40 @@ public:
     /// As poll(step), counting calls instead of steps for `every=N`.
     bool poll() { return poll_impl(static_cast<std::int64_t>(poll_calls_ + 1), false); }
 
+    /// Ask for a checkpoint at a coming poll(), as the checkpoint signal does; with Action::Exit the
+    /// job then leaves with CKPT_EXIT_CODE. Not collective: one rank asking is enough, and every
+    /// rank acts at the same poll(). Thread-safe (a watchdog thread may call it).
+    /// Throws: UsageError if the mode is `none`, or lacks `enabled` for Action::Continue.
+    void request_checkpoint(Action action = Action::Continue) {
+        if (options_.mode.none || (action == Action::Continue && !options_.mode.enabled))
+            detail::raise(UsageError({"request_checkpoint(): the checkpoint mode is \"" +
+                                          detail::format_mode(options_.mode) + "\", which writes no checkpoint on request",
+                                      "", "", -1, "add `enabled` to --checkpoint / CKPT_MODE"}));
+        requests_[action == Action::Exit ? 1 : 0].fetch_add(1, std::memory_order_relaxed);
+    }
+
+    /// What poll() does when the job must leave; ExitPolicy::Exit (the default) ends the process,
+    /// or unwinds to ckpt::main_guard. Not collective, but set it the same on every rank.
+    Checkpointer& exit_policy(ExitPolicy policy) noexcept {
+        exit_policy_ = policy;
+        return *this;
+    }
+    /// True once poll() has decided that the job leaves (with ExitPolicy::Return); poll() then
+    /// does nothing more. Not collective; the same on every rank.
+    bool should_exit() const noexcept { return leaving_; }
+    /// The status to leave with once should_exit(): CKPT_EXIT_CODE after a checkpoint, 128+N for
+    /// a termination signal N without `shutdown`, 74 if the shutdown checkpoint failed; else 0.
+    int exit_status() const noexcept { return exit_status_; }
+
     const Options& options() const noexcept { return options_; }
     int rank() const noexcept { return comm_.rank(); }
     int size() const noexcept { return comm_.size(); }
+    /// Waits until work left from earlier checkpoints has finished: rank 0 deletes the versions
+    /// that rotation drops in the background, so that a checkpoint never waits for unlink().
+    /// Warnings about files it could not delete are printed here. Not collective. The destructor
+    /// and restore() do it too.
+    void sync() { join_rotation(); }
+
     /// Path of the last version this checkpointer wrote or restored from ("" if none).
     const std::string& last_path() const noexcept { return last_path_; }
     /// Sequence number of the last version written or restored (0 if none).
@@ -158,10 +208,24 @@ private:
         return p;
     }
 
+    static Options settle(Options o) {
+        if (!o.mode.none && (o.interval.count() > 0 || o.every > 0)) o.mode.periodic = true;
+        detail::finish(o, process_environment());
+        return o;
+    }
+
     Checkpointer(Prepared prepared, MPI_Comm comm, Private)
         : options_(std::move(prepared.options)), argv_(std::move(prepared.argv)), comm_(comm),
           last_time_(detail::now_seconds()) {
         if (options_.verbose && comm_.rank() == 0) std::cerr << describe(options_);
+        if (options_.halt.count() > 0 && options_.end_time == 0)
+            warn("halt=" + detail::format_seconds(options_.halt) +
+                 " has no end time to count down from: set CKPT_END_TIME (or run under Slurm with a time limit)");
+        if (options_.mode.none) return;  // nothing will ever be written: leave signals alone
+        std::vector<int> checkpoint_signals;
+        if (options_.mode.enabled) checkpoint_signals.push_back(options_.checkpoint_signal);
+        signals_ = std::make_unique<detail::signals::Installation>(checkpoint_signals, options_.term_signals);
+        for (int sig : signals_->signals()) seen_[static_cast<std::size_t>(sig)] = detail::signals::count(sig);
     }
 
     void add_entry(const std::string& name, std::function<void(Writer&)> save, std::function<void(Reader&)> load) {
@@ -171,9 +235,27 @@ private:
         entries_.push_back({name, std::move(save), std::move(load)});
     }
 
+    friend class CriticalSection;
+
+    /// Trigger counters: a slot per signal number, then the two request_checkpoint() actions.
+    static constexpr std::size_t request_continue = detail::signals::table_size;
+    static constexpr std::size_t request_exit = request_continue + 1;
+    using Counts = std::array<std::uint64_t, request_exit + 1>;
+    using Flags = detail::mpi::PollAgreement::Flags;
+
     std::vector<std::string> candidates(const RestartSpec& what) const;
     void restore_from(const std::string& path);
     bool poll_impl(std::int64_t step, bool have_step);
+    std::string write_version(const detail::Target& target);
+    Counts current_counts() const;
+    Flags local_flags(const Counts& counts) const;
+    bool act(const Flags& agreed, const Counts& counts);
+    std::optional<detail::control::Request> claim_request();
+    void answer(const std::optional<detail::control::Request>& request, bool ok, int status, const std::string& file,
+                double seconds, const std::string& msg);
+    void leave(int status);
+    void join_rotation();
+    void make_pid_file();
     void warn(const std::string& message) const {
         if (comm_.rank() == 0) std::cerr << "ckpt: warning: " << message << "\n";
     }
@@ -192,7 +274,27 @@ private:
     std::int64_t last_step_ = -1;      ///< step of the last checkpoint written or restored
     std::uint64_t poll_calls_ = 0;
     std::int64_t last_poll_step_ = -1;  ///< step given to the current poll, recorded in the file
+    std::uint64_t last_write_call_ = 0; ///< poll_calls_ at the last write: one write per safe point
     double last_time_;                 ///< rank 0: when the last checkpoint was written or restored
+
+    // Asynchronous triggers (signals, requests, interval, halt) and what poll() decided.
+    std::unique_ptr<detail::signals::Installation> signals_;
+    std::unique_ptr<detail::control::PidFile> pid_file_;
+    bool pid_file_tried_ = false;  ///< made at the first poll(): the job is reachable from its loop on
+    std::atomic<std::uint64_t> requests_[2] = {0, 0};
+    Counts seen_{};         ///< counts already acted on
+    Counts in_flight_{};    ///< counts sent with the agreement round in flight
+    Counts agreed_{};       ///< counts of the round that just completed
+    Flags deferred_{};      ///< decisions taken inside a CriticalSection, acted on after it
+    Counts deferred_counts_{};
+    int critical_depth_ = 0;
+    ExitPolicy exit_policy_ = ExitPolicy::Exit;
+    bool leaving_ = false;
+    int exit_status_ = 0;
+
+    // Rotation runs on rank 0 in the background; joined before the directory is listed again.
+    std::thread rotation_;
+    std::vector<std::string> rotation_failures_;
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -290,17 +392,13 @@ inline bool Checkpointer::restore(const RestartSpec& what) {
     restored_ = true;
     if (what.kind == RestartKind::None) return false;
     const bool fall_back = what.kind == RestartKind::Latest || what.kind == RestartKind::Auto;
+    join_rotation();
     auto paths = candidates(what);
     std::string skipped;
     std::optional<Error> newest_failure;
     for (const auto& path : paths) {
         try {
             restore_from(path);
-            if (!skipped.empty()) warn("restored from " + path + " after skipping: " + skipped);
-            for (auto it = restart_hooks_.rbegin(); it != restart_hooks_.rend(); ++it) (*it)();
-            last_time_ = detail::now_seconds();
-            agreement_.restart(comm_);
-            return true;
         } catch (const Error& e) {
             const bool skippable = e.kind() == ErrorKind::Format || e.kind() == ErrorKind::Mismatch ||
                                    e.kind() == ErrorKind::Io;
@@ -308,7 +406,14 @@ inline bool Checkpointer::restore(const RestartSpec& what) {
             warn("skipping " + path + ": " + (e.what() + 6));  // what() without its "ckpt: "
             skipped += (skipped.empty() ? "" : ", ") + path;
             if (!newest_failure) newest_failure = e;
+            continue;
         }
+        if (!skipped.empty()) warn("restored from " + path + " after skipping: " + skipped);
+        // Outside the fallback: a hook's failure is the application's, not a reason to try older files.
+        for (auto it = restart_hooks_.rbegin(); it != restart_hooks_.rend(); ++it) (*it)();
+        last_time_ = detail::now_seconds();
+        agreement_.restart(comm_);
+        return true;
     }
     if (paths.empty()) return false;  // auto with no checkpoint: start fresh
     // Every version failed: report the newest one's error, as its own kind (exit code 65 either way).
@@ -321,6 +426,13 @@ inline bool Checkpointer::restore(const RestartSpec& what) {
 
 inline std::string Checkpointer::checkpoint() {
     if (options_.mode.none) return {};
+    if (critical_depth_ > 0)
+        detail::raise(UsageError({"checkpoint() called inside a ckpt::CriticalSection", "", "", -1,
+                                  "call it after the section ends, or let poll() defer it"}));
+    return write_version({options_.dir, options_.name, options_.depth});
+}
+
+inline std::string Checkpointer::write_version(const detail::Target& target) {
     const double started = detail::now_seconds();
     detail::mpi::Outcome local;
 
@@ -343,88 +455,275 @@ inline std::string Checkpointer::checkpoint() {
                                   "of the protected objects differ between ranks",
                                   "", "", -1, "every rank must protect the same names with the same kinds of object"}));
 
-    // 2. Rank 0 picks the next sequence number and makes the directory.
+    // 2. Rank 0 picks the next sequence number and makes the directory; its clock, directory and
+    //    command line are the ones recorded (attributes are written collectively: all ranks must agree).
     std::uint64_t seq = 0;
+    detail::FileMeta meta;
     if (comm_.rank() == 0) {
+        // A rotation still running from the last checkpoint only deletes older versions and
+        // temporaries, never the newest: it cannot change the next sequence number.
         local.run([&] {
-            detail::make_directories(options_.dir);
-            auto all = detail::list_versions(options_.dir, options_.name);
+            detail::make_directories(target.dir);
+            auto all = detail::list_versions(target.dir, target.name);
             seq = (all.empty() ? 0 : all.back().sequence) + 1;
         });
     }
     detail::mpi::agree(comm_, local);
     comm_.bcast(&seq, 1);
-    const std::string final_path =
-        detail::join_path(options_.dir, detail::version_file_name(options_.name, seq));
+    double time = started;
+    comm_.bcast(&time, 1);
+    std::string cwd = detail::current_directory();
+    comm_.bcast(cwd);
+    const std::string final_path = detail::join_path(target.dir, detail::version_file_name(target.name, seq));
     const std::string tmp = final_path + ".tmp";
 
     // 3. Everyone writes the temporary file.
-    detail::FileMeta meta;
     meta.sequence = seq;
     meta.step = last_poll_step_;
-    meta.time = started;
+    meta.time = time;
     meta.ranks = comm_.size();
-    meta.argv = argv_;
-    meta.cwd = detail::current_directory();
+    meta.argv = argv_;  // identical on every rank: mpiexec gives every rank the same command line
+    meta.cwd = cwd;
     local.run([&] { detail::write_file(tmp, comm_, nodes, sums, meta); });
     detail::mpi::agree(comm_, local);
 
-    // 4. Rank 0 makes it durable and visible; then rotates.
-    std::vector<std::string> not_deleted;
+    // 4. Rank 0 makes it durable and visible. Rotation (unlinking old versions, slow on some file
+    //    systems) then runs in the background: the new version is already safe.
     if (comm_.rank() == 0) {
-        local.run([&] {
-            detail::commit(tmp, final_path);
-            not_deleted = detail::rotate(options_.dir, options_.name, options_.depth, seq);
-        });
+        local.run([&] { detail::commit(tmp, final_path); });
+        join_rotation();
+        if (!local.failed())
+            rotation_ = std::thread([this, target, seq] {
+                try {
+                    rotation_failures_ = detail::rotate(target.dir, target.name, target.depth, seq);
+                } catch (const std::exception& e) {
+                    rotation_failures_ = {target.dir + " (" + e.what() + ")"};
+                }
+            });
     }
     detail::mpi::agree(comm_, local);
-    for (auto& p : not_deleted) warn("rotation could not delete " + p);
 
     last_path_ = final_path;
     sequence_ = seq;
     last_step_ = last_poll_step_;
+    last_write_call_ = poll_calls_;
     last_time_ = detail::now_seconds();
-    if (options_.verbose && comm_.rank() == 0) {
+    if (options_.verbose) {
         std::uint64_t bytes = 0;
         for (auto& n : nodes) bytes += n.is_group() ? 0 : n.count * detail::element_size(n.element);
-        const double seconds = last_time_ - started;
-        std::cerr << "ckpt: wrote " << final_path << " (rank 0: " << bytes << " bytes, " << seconds << " s)\n";
+        comm_.allreduce(&bytes, 1, MPI_SUM);
+        if (comm_.rank() == 0) {
+            const double seconds = last_time_ - started;
+            char line[160];
+            std::snprintf(line, sizeof line, "%llu bytes in %.3f s, %.2f GB/s",
+                          static_cast<unsigned long long>(bytes), seconds, seconds > 0 ? bytes / seconds / 1e9 : 0.0);
+            std::cerr << "ckpt: wrote " << final_path << " (" << line << ", " << comm_.size() << " rank"
+                      << (comm_.size() == 1 ? "" : "s") << ")\n";
+        }
     }
     return final_path;
+}
+
+inline void Checkpointer::make_pid_file() {
+    pid_file_tried_ = true;
+    if (!options_.mode.enabled) return;
+    // Tools (ckpt request, the batch-system scripts) find the job through its pid files.
+    try {
+        pid_file_ = std::make_unique<detail::control::PidFile>(detail::control::directory(options_.dir));
+    } catch (const Error& e) {
+        std::cerr << "ckpt: warning: rank " << comm_.rank() << ": requests through the control directory "
+                  << "cannot reach this process: " << (e.what() + 6) << "\n";
+    }
+}
+
+inline void Checkpointer::join_rotation() {
+    if (!rotation_.joinable()) return;
+    rotation_.join();
+    for (auto& p : rotation_failures_) warn("rotation could not delete " + p);
+    rotation_failures_.clear();
+}
+
+inline Checkpointer::Counts Checkpointer::current_counts() const {
+    Counts c{};
+    if (signals_)
+        for (int sig : signals_->signals()) c[static_cast<std::size_t>(sig)] = detail::signals::count(sig);
+    c[request_continue] = requests_[0].load(std::memory_order_relaxed);
+    c[request_exit] = requests_[1].load(std::memory_order_relaxed);
+    return c;
+}
+
+inline Checkpointer::Flags Checkpointer::local_flags(const Counts& counts) const {
+    using A = detail::mpi::PollAgreement;
+    Flags f{};
+    auto fresh = [&](std::size_t slot) { return counts[slot] != seen_[slot]; };
+    if (options_.mode.enabled && fresh(static_cast<std::size_t>(options_.checkpoint_signal))) f[A::Checkpoint] = 1;
+    if (fresh(request_continue)) f[A::Checkpoint] = 1;
+    if (fresh(request_exit)) f[A::Leave] = 1;
+    for (int sig : options_.term_signals)
+        if (fresh(static_cast<std::size_t>(sig))) f[A::Signal] = std::max<std::int64_t>(f[A::Signal], sig);
+    if (comm_.rank() == 0) {  // time decisions: rank 0's clock only
+        const double now = detail::now_seconds();
+        if (options_.mode.periodic && options_.interval.count() > 0 && now - last_time_ >= options_.interval.count())
+            f[A::Checkpoint] = 1;
+        if (options_.halt.count() > 0 && options_.end_time > 0 &&
+            now >= static_cast<double>(options_.end_time) - options_.halt.count())
+            f[A::Leave] = 1;
+    }
+    return f;
 }
 
 inline bool Checkpointer::poll_impl(std::int64_t step, bool have_step) {
     ++poll_calls_;
     last_poll_step_ = have_step ? step : -1;
-    if (options_.mode.none || !options_.mode.periodic) return false;
+    if (options_.mode.none || leaving_) return false;
+    if (!pid_file_tried_) make_pid_file();
+    bool wrote = false;
 
     // Step-based: deterministic on every rank, no communication.
-    if (options_.every > 0 && step > 0 && step % static_cast<std::int64_t>(options_.every) == 0 &&
-        step != last_step_) {
-        checkpoint();
+    if (options_.mode.periodic && options_.every > 0 && step > 0 &&
+        step % static_cast<std::int64_t>(options_.every) == 0 && step != last_step_ && critical_depth_ == 0) {
+        write_version({options_.dir, options_.name, options_.depth});
         agreement_.restart(comm_);
-        return true;
+        wrote = true;
     }
-    if (options_.interval.count() <= 0) return false;
 
-    // Time-based: rank 0's clock decides; all ranks learn it at the same call.
-    bool due = false;
+    // Everything else (signals, requests, interval, halt): all ranks learn it at the same call.
+    Flags agreed{};
     if (comm_.size() == 1) {
-        due = detail::now_seconds() - last_time_ >= options_.interval.count();
+        agreed_ = current_counts();
+        agreed = local_flags(agreed_);
     } else {
-        detail::mpi::PollAgreement::Flags agreed{};
         auto local = [&] {
-            detail::mpi::PollAgreement::Flags f{};
-            if (comm_.rank() == 0)
-                f[detail::mpi::PollAgreement::Checkpoint] = detail::now_seconds() - last_time_ >= options_.interval.count();
-            return f;
+            agreed_ = in_flight_;  // the round completing now carried these counts
+            in_flight_ = current_counts();
+            return local_flags(in_flight_);
         };
-        due = agreement_.step(comm_, local, agreed) && agreed[detail::mpi::PollAgreement::Checkpoint] != 0;
+        if (!agreement_.step(comm_, local, agreed)) return wrote;
     }
-    if (!due) return false;
-    checkpoint();
+    if (critical_depth_ > 0) {  // remember; act at the first poll after the section
+        for (std::size_t i = 0; i < agreed.size(); ++i) deferred_[i] = std::max(deferred_[i], agreed[i]);
+        for (std::size_t i = 0; i < agreed_.size(); ++i) deferred_counts_[i] = std::max(deferred_counts_[i], agreed_[i]);
+        return wrote;
+    }
+    for (std::size_t i = 0; i < agreed.size(); ++i) agreed[i] = std::max(agreed[i], deferred_[i]);
+    for (std::size_t i = 0; i < agreed_.size(); ++i) agreed_[i] = std::max(agreed_[i], deferred_counts_[i]);
+    deferred_ = {};
+    deferred_counts_ = {};
+    return act(agreed, agreed_) || wrote;
+}
+
+inline bool Checkpointer::act(const Flags& agreed, const Counts& counts) {
+    using A = detail::mpi::PollAgreement;
+    const int signal = static_cast<int>(agreed[A::Signal]);
+    if (!agreed[A::Checkpoint] && !agreed[A::Leave] && signal == 0) return false;
+    // Everything up to `counts` is answered now; what arrives during the write counts as new.
+    for (std::size_t i = 0; i < counts.size(); ++i) seen_[i] = std::max(seen_[i], counts[i]);
+    for (int sig : options_.term_signals) detail::signals::answered(sig);
+
+    if (signal != 0 && !options_.mode.shutdown) {  // leave at once, writing nothing
+        leave(128 + signal);
+        return false;
+    }
+    const bool must_leave = signal != 0 || agreed[A::Leave] != 0;
+    const auto request = claim_request();
+    detail::Target target{options_.dir, options_.name, options_.depth};
+    if (request) {
+        if (!request->dir.empty()) target.dir = request->dir;
+        if (!request->name.empty()) target.name = request->name;
+        if (request->depth) target.depth = *request->depth;
+    }
+    const double started = detail::now_seconds();
+    std::string path;
+    try {
+        // One write per safe point: `every=` may have just written this very state.
+        path = last_write_call_ == poll_calls_ && !request ? last_path_ : write_version(target);
+    } catch (const Error& e) {
+        answer(request, false, exit_code(e), "", detail::now_seconds() - started, e.what() + 6);
+        if (must_leave) {  // told to end: end, with the status that says no checkpoint was written
+            warn(std::string("the shutdown checkpoint failed: ") + (e.what() + 6));
+            leave(exit_code(e));
+            return false;
+        }
+        if (request) {  // the requester is told; the job goes on (Torque releases a failed qhold)
+            warn(std::string("the requested checkpoint failed: ") + (e.what() + 6));
+            return false;
+        }
+        throw;
+    }
     agreement_.restart(comm_);
+    answer(request, true, 0, path, detail::now_seconds() - started, "");
+    if (must_leave || (request && request->exit)) leave(options_.exit_code);
     return true;
+}
+
+inline std::optional<detail::control::Request> Checkpointer::claim_request() {
+    // Rank 0 claims a pending request file and shares it; a bad one is reported and ignored.
+    std::string packed;
+    if (comm_.rank() == 0 && options_.mode.enabled) {
+        try {
+            if (auto r = detail::control::claim_request(detail::control::directory(options_.dir)))
+                packed = r->id + '\n' + (r->exit ? "1" : "0") + '\n' + r->dir + '\n' + r->name + '\n' +
+                         (r->depth ? std::to_string(*r->depth) : std::string()) + '\n';
+        } catch (const Error& e) {
+            warn(std::string("ignoring a checkpoint request: ") + (e.what() + 6));
+        }
+    }
+    comm_.bcast(packed);
+    if (packed.empty()) return std::nullopt;
+    std::vector<std::string> field;
+    for (std::size_t pos = 0, nl; (nl = packed.find('\n', pos)) != std::string::npos; pos = nl + 1)
+        field.push_back(packed.substr(pos, nl - pos));
+    detail::control::Request r;
+    r.id = field[0];
+    r.exit = field[1] == "1";
+    r.dir = field[2];
+    r.name = field[3];
+    if (!field[4].empty()) r.depth = static_cast<unsigned>(std::stoul(field[4]));
+    return r;
+}
+
+inline void Checkpointer::answer(const std::optional<detail::control::Request>& request, bool ok, int status,
+                                 const std::string& file, double seconds, const std::string& msg) {
+    if (!request || comm_.rank() != 0) return;
+    detail::control::Answer a;
+    a.id = request->id;
+    a.ok = ok;
+    a.status = status;
+    a.file = file;
+    a.seconds = seconds;
+    a.msg = msg;
+    try {
+        detail::control::write_answer(detail::control::directory(options_.dir), a);
+    } catch (const Error& e) {
+        warn(std::string("could not answer request ") + request->id + ": " + (e.what() + 6));
+    }
+}
+
+inline void Checkpointer::leave(int status) {
+    leaving_ = true;
+    exit_status_ = status;
+    // The job log should say why the job ended, whatever the launcher then reports.
+    if (comm_.rank() == 0)
+        std::cerr << "ckpt: leaving at step " << last_poll_step_ << " with exit status " << status
+                  << (status == options_.exit_code && !last_path_.empty() ? " after writing " + last_path_ : "")
+                  << "\n";
+    if (exit_policy_ == ExitPolicy::Return) return;
+    if (detail::main_guard_depth > 0) throw ExitRequest(status);
+    // No main_guard: end the process here, as cleanly as a library can.
+    join_rotation();
+    pid_file_.reset();
+    signals_.reset();
+    agreement_.restart(comm_);
+    std::fflush(nullptr);
+    std::cout.flush();
+    int congruent = MPI_UNEQUAL;
+    MPI_Comm_compare(comm_.get(), MPI_COMM_WORLD, &congruent);
+    // MPI_Finalize is collective over the world: only safe when every process is here.
+    if (!detail::mpi::initialized_by_ckpt && (congruent == MPI_CONGRUENT || congruent == MPI_IDENT)) {
+        comm_.barrier();
+        MPI_Finalize();
+    }
+    std::exit(status);
 }
 
 }  // namespace ckpt

@@ -187,11 +187,23 @@ class Writer {
 public:
     Writer(std::vector<detail::SaveNode>& sink, std::string prefix) : sink_(&sink), prefix_(std::move(prefix)) {}
 
-    /// Writes `value` as the sub-entry `name` (dispatched like a protected object).
+    /// Writes `value` as the sub-entry `name` (dispatched like a protected object). An lvalue is
+    /// referenced, not copied: it must live until the checkpoint is written (a member of the
+    /// object being saved, not a local variable of save()).
     template <class T>
     Writer& write(const std::string& name, const T& value) {
         detail::check_entry_name(name);
         detail::save_entry(*this, prefix_ + "/" + name, value);
+        return *this;
+    }
+    /// An rvalue (`w.write("n", v.size())`, `w.write("tmp", std::move(local))`) is moved into the
+    /// checkpoint's own storage, so it lives as long as the write needs it.
+    template <class T, class = std::enable_if_t<!std::is_lvalue_reference_v<T>>>
+    Writer& write(const std::string& name, T&& value) {
+        auto held = std::make_shared<const std::decay_t<T>>(std::move(value));
+        const std::size_t first = sink_->size();
+        write(name, *held);
+        for (std::size_t i = first; i < sink_->size(); ++i) (*sink_)[i].keep_alive = held;
         return *this;
     }
 

@@ -161,10 +161,9 @@ public:
         return MismatchError(std::move(i));
     }
     static MismatchError rank_count(const std::string& file, int application, long checkpoint) {
-        return make("checkpoint was written by " + std::to_string(checkpoint) + " ranks, this run has " +
-                        std::to_string(application) + " ranks",
-                    file, "/", -1, std::to_string(application) + " ranks", std::to_string(checkpoint) + " ranks",
-                    "restart with mpiexec -n " + std::to_string(checkpoint));
+        auto ranks = [](long n) { return std::to_string(n) + (n == 1 ? " rank" : " ranks"); };
+        return make("checkpoint was written by " + ranks(checkpoint) + ", this run has " + ranks(application), file,
+                    "/", -1, ranks(application), ranks(checkpoint), "restart with mpiexec -n " + std::to_string(checkpoint));
     }
 };
 

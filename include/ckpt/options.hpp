@@ -5,6 +5,7 @@
 #include "ckpt/detail/parse.hpp"
 #include "ckpt/error.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <csignal>
 #include <cstdint>
@@ -50,6 +51,9 @@ struct Options {
     std::vector<int> term_signals{SIGTERM, SIGINT, SIGUSR2, SIGXCPU};
     int exit_code = 85;
     std::chrono::duration<double> halt{0};      ///< leave when less than this remains of the walltime
+    /// When the walltime ends, in seconds since the epoch (CKPT_END_TIME, else SLURM_JOB_END_TIME);
+    /// 0 = unknown, and then `halt` has nothing to count down from.
+    std::int64_t end_time = 0;
     bool verbose = false;
 
     /// Where each non-default value came from, keyed by field name (mode, interval, every, depth,
@@ -335,6 +339,15 @@ inline void apply_environment(Options& o, const Environment& env) {
         const std::string source = source_of(name, value);
         if (apply_knob(o, knob, value, {name, value, source})) imply_periodic(o, source);
     }
+    // The walltime's end: ours first, then Slurm's (set in jobs with a time limit).
+    for (const char* name : {"CKPT_END_TIME", "SLURM_JOB_END_TIME"}) {
+        const char* value = env(name);
+        if (value == nullptr || trim(value).empty()) continue;
+        o.end_time = static_cast<std::int64_t>(parse_uint(trim(value), std::numeric_limits<std::int64_t>::max(), name,
+                                                          "the end of the walltime in seconds since the epoch", value));
+        o.origin["end_time"] = std::to_string(o.end_time) + " (from " + source_of(name, value) + ")";
+        break;
+    }
 }
 
 /// One ckpt command-line flag; `items` marks --checkpoint, which takes the item grammar.
@@ -440,8 +453,12 @@ inline void validate(const Options& o) {
     const char* catchable = "a signal that can be caught: 1..64 except KILL and STOP";
     if (!is_catchable_signal(o.checkpoint_signal))
         reject("Options::checkpoint_signal", std::to_string(o.checkpoint_signal), catchable);
-    for (int n : o.term_signals)
+    for (int n : o.term_signals) {
         if (!is_catchable_signal(n)) reject("Options::term_signals", std::to_string(n), catchable);
+        if (n == o.checkpoint_signal)
+            reject("CKPT_SIGNAL / --checkpoint-signal", signal_name(n), "a signal that is not also in CKPT_TERM_SIGNALS",
+                   "one signal cannot mean both \"checkpoint and continue\" and \"leave\"");
+    }
     if (o.dir.empty()) reject("Options::dir", o.dir, "a directory path");
     if (o.name.empty() || o.name.find('/') != std::string::npos)
         reject("Options::name", o.name, "a file name prefix without '/'");
@@ -453,6 +470,11 @@ inline void validate(const Options& o) {
 
 /// After all layers: validate, give `periodic` its 10-minute default period, expand %j in dir.
 inline void finish(Options& o, const Environment& env) {
+    // CKPT_SIGNAL=USR2 takes USR2 out of the default termination list; only a list the user
+    // wrote himself with the same signal in it is a conflict (validate).
+    auto& t = o.term_signals;
+    if (o.origin.count("term_signals") == 0)
+        t.erase(std::remove(t.begin(), t.end(), o.checkpoint_signal), t.end());
     validate(o);
     if (o.mode.periodic && o.interval.count() == 0 && o.every == 0) {
         o.interval = std::chrono::duration<double>(600);  // Torque's default period
@@ -503,6 +525,7 @@ inline std::string describe(const Options& o) {
             out += value + (value == detail::knob_value(defaults, knob) ? " (default)" : "");
         out += '\n';
     }
+    if (const auto it = o.origin.find("end_time"); it != o.origin.end()) out += "ckpt: end_time=" + it->second + "\n";
     return out;
 }
 

@@ -128,7 +128,7 @@ TEST_CASE("restoring with a different rank count is a MismatchError naming both 
     spec.kind = ckpt::RestartKind::Sequence;
     spec.sequence = 1;
     REQUIRE_THROWS_AS(cp.restore(spec), ckpt::MismatchError);
-    REQUIRE_THROWS_WITH(cp.restore(spec), Catch::Contains("written by 1 ranks, this run has " + std::to_string(size) +
+    REQUIRE_THROWS_WITH(cp.restore(spec), Catch::Contains("written by 1 rank, this run has " + std::to_string(size) +
                                                           " ranks") &&
                                               Catch::Contains("mpiexec -n 1"));
 }

@@ -47,6 +47,11 @@ struct Mesh {  // custom codec: a group of sub-entries
     bool operator==(const Mesh& o) const { return coords == o.coords && n == o.n && params == o.params; }
 };
 
+struct Histogram {  // custom codec that writes computed values (rvalues), not members
+    std::vector<double> samples;
+    bool operator==(const Histogram& o) const { return samples == o.samples; }
+};
+
 struct Both {  // has both ckpt_view and serialize: forced onto the Boost path below
     std::vector<double> v = std::vector<double>(3);
     template <class Ar>
@@ -67,6 +72,22 @@ struct ckpt::codec<app::Mesh> {
 };
 template <>
 struct ckpt::codec<app::Both> : ckpt::use_boost<app::Both> {};
+template <>
+struct ckpt::codec<app::Histogram> {
+    static void save(ckpt::Writer& w, const app::Histogram& h) {
+        std::vector<double> doubled;  // a local: gone when save() returns, before the file is written
+        for (double x : h.samples) doubled.push_back(2 * x);
+        w.write("count", static_cast<std::uint64_t>(h.samples.size())).write("doubled", std::move(doubled));
+    }
+    static void load(ckpt::Reader& r, app::Histogram& h) {
+        std::uint64_t count = 0;
+        std::vector<double> doubled;
+        r.read("count", count).read("doubled", doubled);
+        REQUIRE(doubled.size() == count);
+        h.samples.clear();
+        for (double x : doubled) h.samples.push_back(x / 2);
+    }
+};
 
 namespace {
 using Rng = std::mt19937_64;
@@ -171,6 +192,7 @@ static_assert(ckpt::is_checkpointable_v<double>);
 static_assert(ckpt::is_checkpointable_v<std::vector<app::Params>>);
 static_assert(ckpt::is_checkpointable_v<app::Field>);
 static_assert(ckpt::is_checkpointable_v<app::Mesh>);
+static_assert(ckpt::is_checkpointable_v<app::Histogram>);
 static_assert(!ckpt::is_checkpointable_v<int*>);
 static_assert(!ckpt::is_checkpointable_v<std::vector<int*>>);
 
@@ -229,6 +251,14 @@ TEST_CASE("a codec specialization writes a group of sub-entries, each dispatched
     REQUIRE(stored_attribute(dir, "/state/x", "ckpt.codec") == "custom");
     REQUIRE(stored_attribute(dir, "/state/x/coords", "ckpt.codec") == "direct");
     REQUIRE(stored_attribute(dir, "/state/x/params", "ckpt.codec") == "boost.binary");
+}
+
+TEST_CASE("Writer::write takes ownership of rvalues, which outlive save()", "[unit][codec]") {
+    ckpt::testing::TempDir dir;
+    app::Histogram h;
+    for (int i = 0; i < 1000; ++i) h.samples.push_back(0.25 * i);
+    REQUIRE(roundtrip(dir, h) == h);
+    REQUIRE(stored_attribute(dir, "/state/x/count", "ckpt.element") == "uint64");
 }
 
 TEST_CASE("codec<T> deriving from use_boost forces the Boost path over ckpt_view", "[unit][codec]") {

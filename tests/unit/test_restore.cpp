@@ -169,6 +169,7 @@ struct ChildOutcome {
 /// failed write can leave HDF5 in a state that crashes at exit (see the [!mayfail] test below);
 /// the child leaves with _exit(), skipping atexit handlers. The parent's files are what remain.
 ChildOutcome checkpoint_fails_in_child(ckpt::Checkpointer& cp) {
+    cp.sync();  // no rotation thread may run across fork()
     int fds[2];
     REQUIRE(::pipe(fds) == 0);
     std::cout.flush();
@@ -458,6 +459,7 @@ TEST_CASE("sequence numbers continue after rotation, also in a new process", "[u
     REQUIRE(cp.checkpoint() == version_path(dir.path(), 4));
     REQUIRE(cp.sequence() == 4);
     REQUIRE(cp.checkpoint() == version_path(dir.path(), 5));
+    cp.sync();  // rotation deletes in the background
     REQUIRE(files_in(dir.path()) == std::set<std::string>{version_name(5)});
 }
 
@@ -471,6 +473,7 @@ TEST_CASE("the next commit deletes a stale temporary", "[unit][rotation]") {
     ckpt::Checkpointer cp(options_in(dir.path(), ckpt::RestartKind::None, 0), MPI_COMM_WORLD);
     cp.protect("x", x).protect("v", v);
     const std::string written = cp.checkpoint();
+    cp.sync();  // rotation deletes in the background
     REQUIRE_FALSE(fs::exists(stale));
     REQUIRE(cp.sequence() >= 3);
     REQUIRE(written == version_path(dir.path(), cp.sequence()));
@@ -1000,6 +1003,7 @@ TEST_CASE("a failed write is an IoError naming the directory and leaves older ve
     ckpt::Checkpointer cp(options_in(ck, ckpt::RestartKind::None, 1), MPI_COMM_WORLD);
     cp.protect("x", x).protect("v", v);
     REQUIRE(cp.checkpoint() == version_path(ck, 1));
+    cp.sync();
     x = 102;
     v.assign(3, 2.0);
 
@@ -1053,6 +1057,7 @@ TEST_CASE("a write that fails midway (file size limit) leaves the older version 
     REQUIRE(restored_x_big(dir.path()) == 1);
     // The next successful checkpoint cleans up what the failed one left behind.
     REQUIRE(cp.checkpoint() == version_path(dir.path(), 3));
+    cp.sync();
     REQUIRE(files_in(dir.path()) == std::set<std::string>{version_name(3)});
     REQUIRE(restored_x_big(dir.path()) == 2);
 }

@@ -1,7 +1,6 @@
 #pragma once
 /// Versioned files in the checkpoint directory and the crash-consistent commit:
-/// write `<name>.<seq>.h5.tmp`, fsync it and the directory, rename to `<name>.<seq>.h5`, fsync the
-/// directory again. A file with a final name is therefore always complete. Rotation keeps `depth`
+/// write `<name>.<seq>.h5.tmp`, fsync it, rename it to `<name>.<seq>.h5`, fsync the directory. A file with a final name is therefore always complete. Rotation keeps `depth`
 /// complete versions and never deletes the newest one.
 
 #include "ckpt/error.hpp"

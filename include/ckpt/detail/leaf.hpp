@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -20,6 +21,7 @@ struct SaveNode {
     std::uint64_t count = 0;              ///< elements this rank contributes
     std::vector<std::uint64_t> extents;   ///< this rank's shape (empty: scalar)
     std::vector<unsigned char> owned;     ///< serialized bytes of a blob
+    std::shared_ptr<const void> keep_alive;  ///< a value handed to Writer::write as an rvalue
     bool is_group() const { return codec == "custom"; }
 };
 

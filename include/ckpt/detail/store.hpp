@@ -13,6 +13,7 @@
 
 #include <cerrno>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -60,7 +61,42 @@ inline std::vector<std::uint64_t> checksums(const std::vector<SaveNode>& nodes) 
     return sums;
 }
 
+/// Collective. One node: a group, or a dataset holding every rank's part plus its layout table.
+inline void write_node(h5::File& file, const mpi::Comm& comm, const SaveNode& n, std::uint64_t offset,
+                       std::uint64_t total, std::uint64_t sum) {
+    const std::string& path = file.path();
+    if (n.is_group()) {
+        file.create_group(n.path);
+        file.create_group(layout_path(n.path));
+    } else {
+        h5::Handle type = h5::datatype(n.element, path);
+        h5::Handle dset = file.create_dataset(n.path, type, {total});
+        // A dataset with no elements has no storage address; every rank knows the total, so
+        // skipping the transfer keeps the collective calls matched.
+        if (total > 0) file.write_block(dset, n.path, type, n.data, offset, n.count);
+        file.write_attribute(n.path, "ckpt.element", std::string(element_name(n.element)));
+        file.write_attribute(n.path, "ckpt.ndims", static_cast<std::int64_t>(n.extents.size()));
+
+        const hsize_t width = FirstExtent + n.extents.size();
+        std::vector<std::uint64_t> row(width);
+        row[Offset] = offset;
+        row[Count] = n.count;
+        row[Checksum] = sum;
+        std::copy(n.extents.begin(), n.extents.end(), row.begin() + FirstExtent);
+        h5::Handle u64 = h5::datatype(Element::UInt64, path);
+        h5::Handle table =
+            file.create_dataset(layout_path(n.path), u64, {static_cast<hsize_t>(comm.size()), width});
+        file.write_row(table, layout_path(n.path), row.data(), static_cast<hsize_t>(comm.rank()), width);
+        file.write_attribute(layout_path(n.path), "ckpt.columns", std::string(layout_columns()));
+    }
+    file.write_attribute(n.path, "ckpt.codec", n.codec);
+    file.write_attribute(n.path, "ckpt.type", n.type_name);
+}
+
 /// Collective. Writes `nodes` (identical structure on every rank, already agreed) into a new file.
+/// A failure on any rank, at any step, throws the same error on every rank: the ranks agree after
+/// each collective step (one small reduction per entry), so none is left inside a collective
+/// HDF5 call that the others have abandoned.
 inline void write_file(const std::string& path, const mpi::Comm& comm, const std::vector<SaveNode>& nodes,
                        const std::vector<std::uint64_t>& sums, const FileMeta& meta) {
     std::vector<std::uint64_t> counts;
@@ -69,49 +105,46 @@ inline void write_file(const std::string& path, const mpi::Comm& comm, const std
     std::vector<std::uint64_t> totals = counts;
     if (!totals.empty()) comm.allreduce(totals.data(), static_cast<int>(totals.size()), MPI_SUM);
 
-    h5::File file(path, comm.get(), h5::Access::Create);
-    file.write_attribute("/", "ckpt.format_version", std::int64_t{CKPT_FORMAT_VERSION});
-    file.write_attribute("/", "ckpt.library_version", std::string(CKPT_VERSION_STRING));
-    file.write_attribute("/", "ckpt.sequence", static_cast<std::int64_t>(meta.sequence));
-    file.write_attribute("/", "ckpt.step", meta.step);
-    file.write_attribute("/", "ckpt.time", static_cast<std::int64_t>(meta.time));
-    file.write_attribute("/", "ckpt.ranks", meta.ranks);
-    file.write_attribute("/", "ckpt.argv", meta.argv);
-    file.write_attribute("/", "ckpt.cwd", meta.cwd);
-    file.create_group("/state");
-    file.create_group("/layout");
-
-    for (std::size_t i = 0; i < nodes.size(); ++i) {
-        const SaveNode& n = nodes[i];
-        if (n.is_group()) {
-            file.create_group(n.path);
-            file.create_group(layout_path(n.path));
-        } else {
-            h5::Handle type = h5::datatype(n.element, path);
-            h5::Handle dset = file.create_dataset(n.path, type, {totals[i]});
-            // A dataset with no elements has no storage address; every rank knows totals[i], so
-            // skipping the transfer keeps the collective calls matched.
-            if (totals[i] > 0) file.write_block(dset, n.path, type, n.data, offsets[i], n.count);
-            file.write_attribute(n.path, "ckpt.element", std::string(element_name(n.element)));
-            file.write_attribute(n.path, "ckpt.ndims", static_cast<std::int64_t>(n.extents.size()));
-
-            const hsize_t width = FirstExtent + n.extents.size();
-            std::vector<std::uint64_t> row(width);
-            row[Offset] = offsets[i];
-            row[Count] = n.count;
-            row[Checksum] = sums[i];
-            std::copy(n.extents.begin(), n.extents.end(), row.begin() + FirstExtent);
-            h5::Handle u64 = h5::datatype(Element::UInt64, path);
-            h5::Handle table = file.create_dataset(layout_path(n.path), u64,
-                                                   {static_cast<hsize_t>(comm.size()), width});
-            file.write_row(table, layout_path(n.path), row.data(), static_cast<hsize_t>(comm.rank()), width);
-            file.write_attribute(layout_path(n.path), "ckpt.columns", std::string(layout_columns()));
-        }
-        file.write_attribute(n.path, "ckpt.codec", n.codec);
-        file.write_attribute(n.path, "ckpt.type", n.type_name);
+    mpi::Outcome local;
+    auto all_ok = [&] {  // collective
+        int ok = local.failed() ? 0 : 1;
+        comm.allreduce(&ok, 1, MPI_MIN);
+        return ok == 1;
+    };
+    std::optional<h5::File> file;
+    local.run([&] { file.emplace(path, comm.get(), h5::Access::Create); });
+    const bool opened_everywhere = all_ok();
+    bool ok = opened_everywhere;
+    if (ok) {
+        local.run([&] {
+            file->write_attribute("/", "ckpt.format_version", std::int64_t{CKPT_FORMAT_VERSION});
+            file->write_attribute("/", "ckpt.library_version", std::string(CKPT_VERSION_STRING));
+            file->write_attribute("/", "ckpt.sequence", static_cast<std::int64_t>(meta.sequence));
+            file->write_attribute("/", "ckpt.step", meta.step);
+            file->write_attribute("/", "ckpt.time", static_cast<std::int64_t>(meta.time));
+            file->write_attribute("/", "ckpt.ranks", meta.ranks);
+            file->write_attribute("/", "ckpt.argv", meta.argv);
+            file->write_attribute("/", "ckpt.cwd", meta.cwd);
+            file->create_group("/state");
+            file->create_group("/layout");
+        });
+        ok = all_ok();
     }
-    file.flush();
-    file.close();
+    for (std::size_t i = 0; ok && i < nodes.size(); ++i) {
+        local.run([&] { write_node(*file, comm, nodes[i], offsets[i], totals[i], sums[i]); });
+        ok = all_ok();
+    }
+    if (ok) {
+        local.run([&] {
+            file->flush();
+            file->close();
+        });
+    } else if (opened_everywhere) {
+        file->close_quietly();  // every rank is here, so the collective close cannot hang
+    } else if (file) {
+        file->abandon();  // open on some ranks only: a collective close would wait for the others
+    }
+    agree(comm, local);
 }
 
 /// Reads a checkpoint file for restore: every rank reads its own part, independently.

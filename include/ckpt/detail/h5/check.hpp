@@ -103,6 +103,8 @@ public:
         Silence quiet;
         close();
     }
+    /// Forgets the id without closing it (when closing could block: see File::abandon).
+    void release() noexcept { id_ = H5I_INVALID_HID; }
 
 private:
     hid_t id_ = H5I_INVALID_HID;

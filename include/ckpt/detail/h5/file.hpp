@@ -47,6 +47,13 @@ public:
         if (file_.valid() && file_.close() < 0) raise(make_error("H5Fclose", path_, "/"));
     }
 
+    /// Collective. Closes on an error path, ignoring a failure (the error being reported matters more).
+    void close_quietly() noexcept { file_.reset(); }
+
+    /// Not collective: drops the file without closing it. For a file that is open on only some
+    /// ranks, where the collective H5Fclose would wait forever for the others.
+    void abandon() noexcept { file_.release(); }
+
     bool exists(const std::string& object) const {
         Silence quiet;
         // H5Lexists needs each parent to exist; walk the path one component at a time.
@@ -162,8 +169,7 @@ public:
         if (H5Tget_class(ftype) != H5T_STRING) raise(bad_layout(object, "attribute " + name + " is not a string"));
         if (H5Tis_variable_str(ftype) > 0) {
             char* s = nullptr;
-            Handle mtype(check(H5Tcopy(H5T_C_S1), "H5Tcopy", path_), H5Tclose);
-            H5Tset_size(mtype, H5T_VARIABLE);
+            Handle mtype = variable_string_like(ftype);
             check(H5Aread(attr, mtype, &s), "H5Aread", path_, object + "@" + name);
             std::string out = s ? s : "";
             H5free_memory(s);
@@ -188,8 +194,8 @@ public:
         hssize_t n = H5Sget_simple_extent_npoints(space);
         if (n <= 0) return {};
         std::vector<char*> ptrs(static_cast<std::size_t>(n), nullptr);
-        Handle mtype(check(H5Tcopy(H5T_C_S1), "H5Tcopy", path_), H5Tclose);
-        H5Tset_size(mtype, H5T_VARIABLE);
+        Handle ftype(check(H5Aget_type(attr), "H5Aget_type", path_, object + "@" + name), H5Tclose);
+        Handle mtype = variable_string_like(ftype);
         check(H5Aread(attr, mtype, ptrs.data()), "H5Aread", path_, object + "@" + name);
         std::vector<std::string> out;
         for (char* p : ptrs) {
@@ -234,6 +240,15 @@ public:
     }
 
 private:
+    /// A variable-length C string memory type with the stored type's character set: HDF5 will
+    /// not convert between ASCII and UTF-8, and ckpt writes UTF-8.
+    Handle variable_string_like(hid_t stored) const {
+        Handle mtype(check(H5Tcopy(H5T_C_S1), "H5Tcopy", path_), H5Tclose);
+        check(H5Tset_size(mtype, H5T_VARIABLE), "H5Tset_size", path_);
+        check(H5Tset_cset(mtype, H5Tget_cset(stored)), "H5Tset_cset", path_);
+        return mtype;
+    }
+
     Handle transfer_list(bool collective) {
         Handle dxpl = property_list(H5P_DATASET_XFER, path_);
         check(H5Pset_dxpl_mpio(dxpl, collective ? H5FD_MPIO_COLLECTIVE : H5FD_MPIO_INDEPENDENT), "H5Pset_dxpl_mpio",

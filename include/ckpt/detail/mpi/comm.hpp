@@ -23,6 +23,9 @@ inline void check(int code, const char* call, int rank = -1) {
     raise(MpiError({std::string(call) + " failed: " + text, "", "", rank, {}}));
 }
 
+/// True once ensure_initialized() has initialised MPI itself (it then also finalises it).
+inline bool initialized_by_ckpt = false;
+
 /// Initialises MPI for programs that never mention it, and finalises it at exit.
 /// HDF5 registers its own atexit cleanup after this one, so it runs first, as it must.
 inline void ensure_initialized() {
@@ -33,6 +36,7 @@ inline void ensure_initialized() {
     if (initialized) return;
     int provided = 0;
     check(MPI_Init_thread(nullptr, nullptr, MPI_THREAD_FUNNELED, &provided), "MPI_Init_thread");
+    initialized_by_ckpt = true;
     std::atexit([] {
         int fin = 0;
         MPI_Finalized(&fin);

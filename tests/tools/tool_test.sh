@@ -1,0 +1,410 @@
+#!/usr/bin/env bash
+# Tests of the `ckpt` command (docs/command.md) on real checkpoints written by examples/heat at
+# 2 ranks: good, truncated, corrupted-payload, temporary and missing files, text and --json
+# output, exit codes. One case per CTest test (tests/tools/tool_tests.cmake):
+#   tool_test.sh CASE CKPT HEAT MPIEXEC JSON_CHECK SOURCE_DIR
+# Each case works in its own temporary directory, removed when it passes and kept when it fails.
+set -uo pipefail
+
+case_name=$1 ckpt=$2 heat=$3 mpiexec=$4 json_check=$5 src=$6
+work=$(mktemp -d "${TMPDIR:-/tmp}/ckpt-tool-test.XXXXXX")
+cd "$work" || exit 1
+background=()  # pids to stop if the case fails half-way
+
+finish() {
+    local status=$?
+    for p in "${background[@]}"; do kill -KILL "$p" 2>/dev/null; done
+    if [ "$status" -eq 0 ]; then rm -rf "$work"; else echo "tool test: keeping $work for inspection" >&2; fi
+}
+trap finish EXIT
+
+fail() {
+    echo "FAIL ($case_name): $*" >&2
+    for f in out err; do
+        [ -s "$work/$f" ] && { echo "--- $f:" >&2; cat "$work/$f" >&2; }
+    done
+    exit 1
+}
+
+# expect STATUS CMD...: runs CMD with stdout in $work/out and stderr in $work/err; asserts its status.
+expect() {
+    local want=$1
+    shift
+    "$@" >"$work/out" 2>"$work/err"
+    local got=$?
+    [ "$got" -eq "$want" ] || fail "exit status $got, expected $want: $*"
+}
+# has out|err TEXT: the captured stream contains TEXT (fixed string).
+has() { grep -qF -- "$2" "$work/$1" || fail "$1 lacks \"$2\""; }
+hasnt() { ! grep -qF -- "$2" "$work/$1" || fail "$1 has \"$2\""; }
+# json ASSERTION...: the captured stdout is valid JSON and the assertions hold (see json_check.cpp).
+json() { "$json_check" "$@" <"$work/out" || fail "JSON check failed: $*"; }
+get() { "$json_check" --get "$1" <"$work/out" || fail "no $1 in the JSON"; }
+# One error line on stderr, starting with "ckpt: ".
+one_error_line() {
+    [ "$(wc -l <"$work/err")" -eq 1 ] || fail "stderr is not one line"
+    has err "ckpt: "
+}
+
+# checkpoints DIR: heat at 2 ranks, versions 1..4 at steps 5, 10, 15, 20, none deleted.
+checkpoints() {
+    "$mpiexec" -n 2 "$heat" --steps 20 --n 32 --checkpoint every=5,depth=0 --checkpoint-dir "$1" \
+        >"$work/heat.log" 2>&1 || fail "heat failed: $(cat "$work/heat.log")"
+    [ -f "$1/ckpt.000004.h5" ] || fail "heat wrote no ckpt.000004.h5"
+}
+v() { printf '%s/ckpt.%06d.h5' "$1" "$2"; }  # v DIR SEQ: a version's path
+
+# truncated SRC DST: the first half of SRC.
+truncated() { head -c $(($(stat -c %s "$1") / 2)) "$1" >"$2"; }
+
+# corrupt FILE ENTRY RANK: inverts 8 bytes of RANK's part of float64 ENTRY, in place. The
+# dataset's offset comes from `ckpt info --json`; HDF5 still opens the file, only the checksum fails.
+corrupt() {
+    "$ckpt" info "$1" --json >"$work/out" 2>"$work/err" || fail "info of $1 failed before corrupting it"
+    local i base part pos hex="" byte
+    for i in 0 1 2 3 4 5 6 7 8 9; do
+        [ "$("$json_check" --get "entries[$i].name" <"$work/out" 2>/dev/null)" = "$2" ] && break
+    done
+    base=$(get "entries[$i].file_offset")
+    part=$(get "entries[$i].ranks[$3].offset")
+    pos=$((base + part * 8))
+    for byte in $(od -An -v -tu1 -j "$pos" -N 8 "$1"); do hex+=$(printf '\\x%02x' $((byte ^ 255))); done
+    printf "$hex" | dd of="$1" bs=1 seek="$pos" conv=notrunc status=none || fail "could not corrupt $1"
+}
+
+host=$(uname -n | tr -c 'A-Za-z0-9._\n-' '_')
+
+case "$case_name" in
+
+help)
+    expect 0 "$ckpt" --help
+    for c in "ckpt list DIR" "ckpt info FILE|DIR" "ckpt verify FILE|DIR" "ckpt latest DIR" \
+        "ckpt prune DIR --depth N" "ckpt request"; do has out "$c"; done
+    expect 0 "$ckpt" --version
+    has out "ckpt 0."
+    expect 0 "$ckpt" prune --help
+    has out "usage: ckpt prune DIR --depth N"
+    expect 64 "$ckpt"
+    one_error_line
+    has err "no command given"
+    expect 64 "$ckpt" frobnicate
+    one_error_line
+    has err 'unknown command "frobnicate"'
+    expect 64 "$ckpt" list
+    one_error_line
+    has err "ckpt list needs a directory"
+    expect 64 "$ckpt" list "$work" --bogus
+    one_error_line
+    has err 'unknown option "--bogus" for ckpt list'
+    expect 64 "$ckpt" prune "$work" --depth
+    has err "option --depth needs a value"
+    expect 64 "$ckpt" list "$work" extra
+    has err 'unexpected argument "extra"'
+    expect 64 "$ckpt" list "$work" --json=yes
+    has err "option --json takes no value"
+    expect 64 "$ckpt" list "$work" --name a/b
+    has err 'bad value "a/b" for --name'
+    ;;
+
+list)
+    checkpoints d
+    expect 0 "$ckpt" list d
+    has out "NAME"
+    has out "STATUS"
+    [ "$(grep -c ' complete  ckpt.00000[1-4].h5$' "$work/out")" -eq 4 ] || fail "not 4 complete versions"
+    grep -qE ' [0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z ' "$work/out" || fail "no ISO-8601 UTC time"
+    expect 0 "$ckpt" list d --json
+    json 'directory=d' 'versions#=4' 'versions[0].status=complete' 'versions[0].sequence=1' 'versions[0].step=5' \
+        'versions[3].step=20' 'versions[3].ranks=2' 'versions[3].file=ckpt.000004.h5' 'versions[3].time_iso~Z' \
+        'versions[3].problem=null' 'versions[3].size'
+    # A truncated version, a temporary file, and another name prefix.
+    truncated "$(v d 4)" "$(v d 5)"
+    cp "$(v d 1)" "$(v d 6).tmp"
+    cp "$(v d 1)" d/other.000001.h5
+    expect 0 "$ckpt" list d --json
+    json 'versions#=7' 'versions[0].name=ckpt' 'versions[4].status=unreadable' 'versions[4].problem~truncated' \
+        'versions[4].complete=false' 'versions[5].status=temporary' 'versions[5].file=ckpt.000006.h5.tmp' \
+        'versions[6].name=other' 'versions[6].status=complete'
+    expect 0 "$ckpt" list d
+    grep -q 'unreadable  ckpt.000005.h5: cannot read: .*truncated' "$work/out" || fail "truncated file not explained"
+    grep -qE 'temporary +ckpt.000006.h5.tmp$' "$work/out" || fail "temporary file not listed"
+    expect 0 "$ckpt" list d --name other --json
+    json 'versions#=1' 'versions[0].file=other.000001.h5'
+    expect 0 "$ckpt" list d --name nothing
+    has out 'no checkpoint files named "nothing.*.h5"'
+    expect 66 "$ckpt" list missing
+    one_error_line
+    has err '"missing"'
+    ;;
+
+info)
+    checkpoints d
+    expect 0 "$ckpt" info "$(v d 2)"
+    for s in "$(v d 2)" "complete" "sequence  2" "step      10" "ranks     2" "format    1, written by ckpt" \
+        "--checkpoint-dir d" "cwd       $work" "grid" "ckpt::ArrayView<double>" "float64" "16x32 (each of 2 ranks)" \
+        "boost.binary" "scalar (each of 2 ranks)" "int64"; do has out "$s"; done
+    expect 0 "$ckpt" info "$(v d 2)" --json
+    json "path=$(v d 2)" 'status=complete' 'sequence=2' 'step=10' 'ranks=2' 'argv[0]~heat' 'argv[1]=--steps' \
+        'argv[2]=20' "cwd=$work" 'entries#=3' 'entries[0].name=grid' 'entries[0].codec=direct' \
+        'entries[0].element=float64' 'entries[0].ranks#=2' 'entries[0].ranks[1].extents[0]=16' \
+        'entries[0].ranks[1].extents[1]=32' 'entries[0].bytes=8192' 'entries[1].codec=boost.binary' \
+        'entries[2].name=step' 'entries[2].ranks[0].extents#=0' 'library_version~0.'
+    # A directory means its newest complete version; a truncated newest one is passed over.
+    expect 0 "$ckpt" info d --json
+    json "path=$(v d 4)" 'sequence=4'
+    truncated "$(v d 4)" "$(v d 5)"
+    expect 0 "$ckpt" info d --json
+    json "path=$(v d 4)"
+    expect 65 "$ckpt" info "$(v d 5)"
+    has out "unreadable"
+    one_error_line
+    has err "ckpt: checkpoint is not usable: cannot read"
+    has err "$(v d 5)"
+    expect 65 "$ckpt" info "$(v d 5)" --json
+    json 'status=unreadable' 'readable=false' 'problem~truncated' 'argv#=0' 'cwd=null'
+    cp "$(v d 1)" "$(v d 7).tmp"
+    expect 0 "$ckpt" info "$(v d 7).tmp" --json
+    json 'status=temporary' 'temporary=true' 'complete=false'
+    expect 66 "$ckpt" info d/ckpt.000099.h5
+    one_error_line
+    has err "d/ckpt.000099.h5"
+    mkdir empty
+    expect 66 "$ckpt" info empty
+    has err "no complete readable checkpoint"
+    expect 64 "$ckpt" info "$(v d 1)" --name ckpt
+    has err "--name applies to a directory"
+    ;;
+
+verify)
+    checkpoints d
+    expect 0 "$ckpt" verify "$(v d 3)"
+    has out "ok    $(v d 3): 3 datasets, 6 rank parts"
+    expect 0 "$ckpt" verify d
+    has out "verified 4 files: 4 valid, 0 invalid"
+    expect 0 "$ckpt" verify d --json
+    json 'ok=true' 'files#=4' 'files[0].ok=true' 'files[0].parts=6' 'files[0].problems#=0' 'skipped#=0'
+    # Payload corruption: HDF5 opens the file, the checksum of exactly that rank's part fails.
+    cp "$(v d 3)" c1.h5
+    corrupt c1.h5 grid 1
+    expect 0 "$ckpt" info c1.h5  # still readable
+    expect 65 "$ckpt" verify c1.h5
+    has out 'FAIL  c1.h5: entry "grid", rank 1: checksum mismatch'
+    hasnt out 'rank 0'
+    [ "$(grep -c FAIL "$work/out")" -eq 1 ] || fail "expected exactly one problem"
+    expect 65 "$ckpt" verify c1.h5 --json
+    json 'ok=false' 'files[0].problems#=1' 'files[0].problems[0].entry=grid' 'files[0].problems[0].rank=1' \
+        'files[0].problems[0].problem~checksum mismatch'
+    cp "$(v d 3)" c0.h5
+    corrupt c0.h5 grid 0
+    expect 65 "$ckpt" verify c0.h5
+    has out 'entry "grid", rank 0: checksum mismatch'
+    # Truncated, temporary and missing files.
+    truncated "$(v d 2)" t.h5
+    expect 65 "$ckpt" verify t.h5
+    has out "FAIL  t.h5: cannot read"
+    cp "$(v d 1)" "$(v d 8).tmp"
+    expect 65 "$ckpt" verify "$(v d 8).tmp"
+    has out "temporary file: not committed"
+    expect 66 "$ckpt" verify nothing.h5
+    one_error_line
+    # A directory with one corrupt version fails as a whole and names it; temporaries are skipped.
+    corrupt "$(v d 2)" grid 1
+    expect 65 "$ckpt" verify d
+    has out "FAIL  $(v d 2): entry \"grid\", rank 1: checksum mismatch"
+    has out "ok    $(v d 1)"
+    has out "skip  $(v d 8).tmp"
+    has out "verified 4 files: 3 valid, 1 invalid"
+    mkdir only-tmp
+    cp "$(v d 1)" only-tmp/ckpt.000001.h5.tmp
+    expect 66 "$ckpt" verify only-tmp
+    has err "no committed checkpoint"
+    ;;
+
+latest)
+    checkpoints d
+    expect 0 "$ckpt" latest d
+    [ "$(cat "$work/out")" = "$(v d 4)" ] || fail "latest is not $(v d 4)"
+    expect 0 "$ckpt" latest d --json
+    json "path=$(v d 4)" 'sequence=4' 'step=20' 'skipped#=0'
+    # A newer temporary is not complete; a newer truncated version is not readable.
+    cp "$(v d 1)" "$(v d 5).tmp"
+    truncated "$(v d 4)" "$(v d 6)"
+    expect 0 "$ckpt" latest d
+    [ "$(cat "$work/out")" = "$(v d 4)" ] || fail "latest did not skip the unreadable version"
+    has err "ckpt: warning: skipping $(v d 6)"
+    expect 0 "$ckpt" latest d --json
+    json 'skipped#=1' "skipped[0].path=$(v d 6)"
+    mkdir none
+    cp "$(v d 1)" none/ckpt.000001.h5.tmp
+    truncated "$(v d 2)" none/ckpt.000002.h5
+    expect 66 "$ckpt" latest none
+    has err "no complete readable checkpoint in the directory (unreadable: ckpt.000002.h5)"
+    expect 66 "$ckpt" latest none --json
+    json 'path=null'
+    expect 66 "$ckpt" latest missing
+    one_error_line
+    cp "$(v d 1)" d/other.000001.h5
+    expect 0 "$ckpt" latest d --name other
+    [ "$(cat "$work/out")" = "d/other.000001.h5" ] || fail "--name other not honoured"
+    ;;
+
+prune)
+    checkpoints d
+    cp "$(v d 1)" "$(v d 2).tmp"  # older than the newest complete: a leftover of a failed write
+    cp "$(v d 1)" "$(v d 9).tmp"  # newer: may still be being written
+    cp "$(v d 1)" d/other.000001.h5
+    expect 64 "$ckpt" prune d --depth 0
+    one_error_line
+    has err 'bad value "0" for --depth'
+    has err "keep every version"
+    expect 64 "$ckpt" prune d
+    has err "needs --depth N"
+    expect 64 "$ckpt" prune d --depth two
+    has err 'bad value "two" for --depth'
+    expect 0 "$ckpt" prune d --depth 2 --dry-run
+    has out "would delete  $(v d 1)"
+    has out "would delete  $(v d 2)"
+    has out "would delete  $(v d 2).tmp"
+    has out "kept          $(v d 9).tmp"
+    for s in 1 2 3 4; do [ -f "$(v d $s)" ] || fail "--dry-run deleted $(v d $s)"; done
+    [ -f "$(v d 2).tmp" ] || fail "--dry-run deleted a temporary"
+    expect 0 "$ckpt" prune d --depth 2 --name ckpt --json
+    json 'dry_run=false' 'depth=2' 'deleted#=3' 'kept#=3' 'failed#=0'
+    for s in 1 2; do [ ! -e "$(v d $s)" ] || fail "$(v d $s) not deleted"; done
+    [ ! -e "$(v d 2).tmp" ] || fail "stale temporary not deleted"
+    for f in "$(v d 3)" "$(v d 4)" "$(v d 9).tmp" d/other.000001.h5; do [ -f "$f" ] || fail "$f deleted"; done
+    # A corrupt newest version is kept but not counted: the newest complete one always stays.
+    truncated "$(v d 4)" "$(v d 5)"
+    expect 0 "$ckpt" prune d --depth 1 --name ckpt
+    has out "unreadable, not counted"
+    [ -f "$(v d 5)" ] && [ -f "$(v d 4)" ] || fail "prune deleted the newest complete version"
+    [ ! -e "$(v d 3)" ] || fail "$(v d 3) not deleted"
+    expect 66 "$ckpt" prune missing --depth 1
+    ;;
+
+request_usage)
+    mkdir d
+    expect 64 "$ckpt" request
+    has err "ckpt request needs DIR, or --pid"
+    expect 64 "$ckpt" request d --signal BOGUS
+    one_error_line
+    has err 'bad value "BOGUS" for --signal'
+    expect 64 "$ckpt" request d --signal KILL
+    has err "KILL and STOP cannot be caught"
+    expect 64 env CKPT_SIGNAL=nope "$ckpt" request d
+    has err 'bad value "nope" for CKPT_SIGNAL'
+    expect 64 "$ckpt" request d --wait -3
+    has err 'bad value "-3" for --wait'
+    expect 64 "$ckpt" request d --depth x
+    has err 'bad value "x" for --depth'
+    expect 64 "$ckpt" request --pid 1 --session 1
+    has err "at most one of --pid, --pgid and --session"
+    expect 64 "$ckpt" request --pid 0
+    has err 'bad value "0" for --pid'
+    expect 64 "$ckpt" request d --to-name a/b
+    has err 'bad value "a/b" for --to-name'
+    expect 66 "$ckpt" request missing
+    # No job ever ran here; stale pid files only (another host, and a pid that has exited).
+    expect 1 "$ckpt" request d
+    has err "no live process"
+    mkdir -m 0700 d/.ckpt
+    sleep 0 & dead=$!
+    wait "$dead"
+    : >"d/.ckpt/pid.$host.$dead"
+    : >"d/.ckpt/pid.some-other-host.1"
+    expect 1 "$ckpt" request d --wait 5
+    has err "no live process uses d/.ckpt"
+    [ ! -e d/.ckpt/request ] || fail "a request was left behind with no process to claim it"
+    expect 1 "$ckpt" request --pid "$dead"
+    has err "no process $dead"
+    # A control directory that is a symbolic link is refused.
+    mkdir e real
+    ln -s ../real e/.ckpt
+    expect 74 "$ckpt" request e
+    has err "refusing to use the control directory: it is a symbolic link"
+    ;;
+
+request_unanswered)
+    # A live process with a held pid file that never answers.
+    command -v flock >/dev/null || { echo "flock(1) not installed: skipping"; exit 77; }  # util-linux
+    mkdir -m 0700 -p d/.ckpt
+    # One process that holds the lock of its own pid file, as the library does: a subshell opens
+    # and locks the file named after itself, then becomes `sleep` keeping the descriptor.
+    (
+        exec 9>"d/.ckpt/pid.$host.$BASHPID" && flock 9 && exec sleep 60
+    ) >/dev/null 2>&1 &
+    sleeper=$!
+    background+=("$sleeper")
+    for _ in $(seq 100); do
+        [ -e "d/.ckpt/pid.$host.$sleeper" ] && ! flock -n "d/.ckpt/pid.$host.$sleeper" true && break
+        sleep 0.05
+    done
+    # CONT leaves sleep running: no answer within --wait.
+    expect 1 "$ckpt" request d --wait 1 --signal CONT --json
+    json 'result=timeout' "pids[0]=$sleeper" 'signal=CONT' 'file=null'
+    has err "no answer to request"
+    has err "request withdrawn"
+    [ ! -e d/.ckpt/request ] || fail "the unanswered request was not withdrawn"
+    # A second request while one is pending is refused, naming the file.
+    printf 'id=someone-else\n' >d/.ckpt/request
+    expect 70 "$ckpt" request d --wait 1 --signal CONT
+    has err "a request is already pending and not yet claimed"
+    has err "d/.ckpt/request"
+    rm d/.ckpt/request
+    # USR1 kills sleep: the process is gone without answering.
+    expect 1 "$ckpt" request d --wait 30
+    has err "exited without answering"
+    [ ! -e d/.ckpt/request ] || fail "the request of a dead process was not withdrawn"
+    ;;
+
+request_library)
+    # Needs the library side (Checkpointer claims requests at poll()); skipped until it exists.
+    grep -rqs --exclude=control.hpp "claim_request" "$src/include/ckpt" ||
+        { echo "library side of requests not present: skipping"; exit 77; }
+    command -v setsid >/dev/null || { echo "setsid(1) not installed: skipping"; exit 77; }
+    setsid "$mpiexec" -n 2 "$heat" --steps 400 --n 32 --sleep-ms 50 --checkpoint-dir d >"$work/heat.log" 2>&1 &
+    launcher=$!  # setsid execs mpiexec: this is the launcher's pid and the session id
+    background+=("$launcher")
+    for _ in $(seq 600); do
+        [ "$(ls d/.ckpt/pid.* 2>/dev/null | wc -l)" -eq 2 ] && break
+        kill -0 "$launcher" 2>/dev/null || fail "heat ended early: $(cat "$work/heat.log")"
+        sleep 0.05
+    done
+    [ "$(ls d/.ckpt/pid.* 2>/dev/null | wc -l)" -eq 2 ] || fail "no pid file per rank in d/.ckpt"
+    # 1. The raw protocol: send, then wait for done.<id> ourselves.
+    expect 0 "$ckpt" request d --wait 0 --json
+    json 'result=sent' 'pids#=2' 'signal=USR1' 'action=continue'
+    id=$(get id)
+    for _ in $(seq 600); do [ -e "d/.ckpt/done.$id" ] && break; sleep 0.1; done
+    [ -e "d/.ckpt/done.$id" ] || fail "no d/.ckpt/done.$id"
+    grep -qx 'status=0' "d/.ckpt/done.$id" || fail "done.$id: no status=0"
+    first=$(sed -n 's/^file=//p' "d/.ckpt/done.$id")
+    [ -f "$first" ] || fail "done.$id names $first, which does not exist"
+    # 2. ckpt request DIR waits for the answer: a new checkpoint.
+    expect 0 "$ckpt" request d --wait 60
+    has out "done: "
+    second=$(sed -n 's/^done: \(.*\) ([0-9.]* s)$/\1/p' "$work/out")
+    [ -n "$second" ] && [ -f "$second" ] && [ "$second" != "$first" ] || fail "no new checkpoint: \"$second\""
+    expect 0 "$ckpt" verify "$second"
+    # 3. Found through the session, written where the request says.
+    expect 0 "$ckpt" request --session "$launcher" --to-name special --depth 1 --wait 60 --json
+    json 'result=done' 'status=0' "file=d/special.000001.h5"
+    [ -f d/special.000001.h5 ] || fail "no d/special.000001.h5"
+    # 4. Through the launcher, which forwards USR1: checkpoint, then exit 85.
+    expect 0 "$ckpt" request --pid "$launcher" --exit --wait 60 --json
+    json 'result=done' 'action=exit'
+    third=$(get file)
+    [ -f "$third" ] || fail "no $third"
+    wait "$launcher"
+    status=$?
+    background=()
+    [ "$status" -eq 85 ] || fail "heat exited $status after --exit, expected 85: $(cat "$work/heat.log")"
+    expect 0 "$ckpt" verify "$third"
+    ;;
+
+*)
+    echo "tool_test.sh: unknown case \"$case_name\"" >&2
+    exit 2
+    ;;
+esac
+echo "tool test $case_name: passed"

@@ -1,0 +1,22 @@
+# Tests of the `ckpt` command (tools/ckpt.cpp, docs/command.md): every subcommand on checkpoints
+# that examples/heat writes at 2 ranks, good and damaged, text and --json, exit codes asserted.
+# Driven by tool_test.sh, one CTest test per case; JSON is checked by json_check.cpp, so the tests
+# need neither python3 nor jq. Included from tests/CMakeLists.txt.
+#
+# tools.request_library needs the library side of requests (a USR1 at poll() makes rank 0 claim
+# the request and answer it); it is labelled requires_library_requests and skips (exit 77) while
+# no library header calls claim_request.
+
+if(TARGET ckpt_cli AND TARGET heat)
+  add_executable(ckpt_json_check ${CMAKE_CURRENT_LIST_DIR}/json_check.cpp)
+  target_link_libraries(ckpt_json_check PRIVATE ckpt_dev_flags)
+  target_compile_features(ckpt_json_check PRIVATE cxx_std_17)
+
+  foreach(case help list info verify latest prune request_usage request_unanswered request_library)
+    add_test(NAME tools.${case}
+             COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/tool_test.sh ${case} $<TARGET_FILE:ckpt_cli>
+                     $<TARGET_FILE:heat> ${MPIEXEC_EXECUTABLE} $<TARGET_FILE:ckpt_json_check> ${PROJECT_SOURCE_DIR})
+    set_tests_properties(tools.${case} PROPERTIES LABELS tools PROCESSORS 2 TIMEOUT 180 SKIP_RETURN_CODE 77)
+  endforeach()
+  set_property(TEST tools.request_library APPEND PROPERTY LABELS requires_library_requests)
+endif()
