@@ -248,6 +248,8 @@ private:
     bool poll_impl(std::int64_t step, bool have_step);
     std::string write_version(const detail::Target& target);
     Counts current_counts() const;
+    bool anything_new() const noexcept;
+    bool clock_due() const;
     Flags local_flags(const Counts& counts) const;
     bool act(const Flags& agreed, const Counts& counts);
     std::optional<detail::control::Request> claim_request();
@@ -552,6 +554,23 @@ inline Checkpointer::Counts Checkpointer::current_counts() const {
     return c;
 }
 
+inline bool Checkpointer::anything_new() const noexcept {
+    if (signals_)
+        for (int sig : signals_->signals())
+            if (detail::signals::count(sig) != seen_[static_cast<std::size_t>(sig)]) return true;
+    return requests_[0].load(std::memory_order_relaxed) != seen_[request_continue] ||
+           requests_[1].load(std::memory_order_relaxed) != seen_[request_exit];
+}
+
+inline bool Checkpointer::clock_due() const {
+    const bool interval = options_.mode.periodic && options_.interval.count() > 0;
+    const bool halt = options_.halt.count() > 0 && options_.end_time > 0;
+    if (!interval && !halt) return false;
+    const double now = detail::now_seconds();
+    return (interval && now - last_time_ >= options_.interval.count()) ||
+           (halt && now >= static_cast<double>(options_.end_time) - options_.halt.count());
+}
+
 inline Checkpointer::Flags Checkpointer::local_flags(const Counts& counts) const {
     using A = detail::mpi::PollAgreement;
     Flags f{};
@@ -590,6 +609,7 @@ inline bool Checkpointer::poll_impl(std::int64_t step, bool have_step) {
     // Everything else (signals, requests, interval, halt): all ranks learn it at the same call.
     Flags agreed{};
     if (comm_.size() == 1) {
+        if (!anything_new() && !clock_due()) return wrote;  // the common case: a few loads
         agreed_ = current_counts();
         agreed = local_flags(agreed_);
     } else {

@@ -362,7 +362,7 @@ request_library)
     grep -rqs --exclude=control.hpp "claim_request" "$src/include/ckpt" ||
         { echo "library side of requests not present: skipping"; exit 77; }
     command -v setsid >/dev/null || { echo "setsid(1) not installed: skipping"; exit 77; }
-    setsid "$mpiexec" -n 2 "$heat" --steps 400 --n 32 --sleep-ms 50 --checkpoint-dir d >"$work/heat.log" 2>&1 &
+    setsid "$mpiexec" -disable-auto-cleanup -n 2 "$heat" --steps 400 --n 32 --sleep-ms 50 --checkpoint-dir d >"$work/heat.log" 2>&1 &
     launcher=$!  # setsid execs mpiexec: this is the launcher's pid and the session id
     background+=("$launcher")
     for _ in $(seq 600); do
@@ -398,6 +398,12 @@ request_library)
     wait "$launcher"
     status=$?
     background=()
+    # MPICH 4.0's mpiexec sometimes reports 0 although both ranks exited 85 (MPICH issue 7057);
+    # then the library's own log line is the evidence.
+    if [ "$status" -eq 0 ] && grep -q "^ckpt: leaving at step [0-9]* with exit status 85" "$work/heat.log"; then
+        echo "note: mpiexec reported 0, the ranks left with 85 (MPICH issue 7057)"
+        status=85
+    fi
     [ "$status" -eq 85 ] || fail "heat exited $status after --exit, expected 85: $(cat "$work/heat.log")"
     expect 0 "$ckpt" verify "$third"
     ;;

@@ -563,6 +563,30 @@ TEST_CASE("an explicit truncated version is a FormatError, exit 65", "[unit][res
     }
 }
 
+TEST_CASE("a part larger than one read chunk is read and verified in pieces", "[unit][restore][errors]") {
+    TempDir dir;
+    std::vector<double> big(5'000'000);  // 40 MB: three 16 MiB read chunks, hashed while reading
+    for (std::size_t i = 0; i < big.size(); ++i) big[i] = 0.5 * static_cast<double>(i);
+    std::string path;
+    {
+        ckpt::Checkpointer cp(options_in(dir.path()), MPI_COMM_WORLD);
+        cp.protect("big", big);
+        path = cp.checkpoint();
+    }
+    std::vector<double> back;
+    {
+        ckpt::Checkpointer cp(options_in(dir.path(), ckpt::RestartKind::Latest), MPI_COMM_WORLD);
+        cp.protect("big", back);
+        REQUIRE(cp.restore_if_requested());
+        REQUIRE(back == big);
+    }
+    flip_byte_in_middle(path);  // inside the second chunk
+    ckpt::Checkpointer cp(options_in(dir.path()), MPI_COMM_WORLD);
+    cp.protect("big", back);
+    REQUIRE_THROWS_WITH(cp.restore(spec_of(ckpt::RestartKind::Path, 0, path)),
+                        Contains("checksum") && Contains("/state/big"));
+}
+
 TEST_CASE("latest skips a newest version whose data fails its checksum", "[unit][restore][errors]") {
     TempDir dir;
     write_two_big_versions(dir.path());
