@@ -250,6 +250,8 @@ private:
     Counts current_counts() const;
     bool anything_new() const noexcept;
     bool clock_due() const;
+    bool interval_due(double now) const noexcept;
+    bool halt_due(double now) const noexcept;
     Flags local_flags(const Counts& counts) const;
     bool act(const Flags& agreed, const Counts& counts);
     std::optional<detail::control::Request> claim_request();
@@ -562,13 +564,21 @@ inline bool Checkpointer::anything_new() const noexcept {
            requests_[1].load(std::memory_order_relaxed) != seen_[request_exit];
 }
 
+inline bool Checkpointer::interval_due(double now) const noexcept {
+    return options_.mode.periodic && options_.interval.count() > 0 && now - last_time_ >= options_.interval.count();
+}
+
+inline bool Checkpointer::halt_due(double now) const noexcept {
+    return options_.halt.count() > 0 && options_.end_time > 0 &&
+           now >= static_cast<double>(options_.end_time) - options_.halt.count();
+}
+
 inline bool Checkpointer::clock_due() const {
-    const bool interval = options_.mode.periodic && options_.interval.count() > 0;
-    const bool halt = options_.halt.count() > 0 && options_.end_time > 0;
-    if (!interval && !halt) return false;
+    const bool timed = (options_.mode.periodic && options_.interval.count() > 0) ||
+                       (options_.halt.count() > 0 && options_.end_time > 0);
+    if (!timed) return false;  // no clock read at all
     const double now = detail::now_seconds();
-    return (interval && now - last_time_ >= options_.interval.count()) ||
-           (halt && now >= static_cast<double>(options_.end_time) - options_.halt.count());
+    return interval_due(now) || halt_due(now);
 }
 
 inline Checkpointer::Flags Checkpointer::local_flags(const Counts& counts) const {
@@ -582,11 +592,8 @@ inline Checkpointer::Flags Checkpointer::local_flags(const Counts& counts) const
         if (fresh(static_cast<std::size_t>(sig))) f[A::Signal] = std::max<std::int64_t>(f[A::Signal], sig);
     if (comm_.rank() == 0) {  // time decisions: rank 0's clock only
         const double now = detail::now_seconds();
-        if (options_.mode.periodic && options_.interval.count() > 0 && now - last_time_ >= options_.interval.count())
-            f[A::Checkpoint] = 1;
-        if (options_.halt.count() > 0 && options_.end_time > 0 &&
-            now >= static_cast<double>(options_.end_time) - options_.halt.count())
-            f[A::Leave] = 1;
+        if (interval_due(now)) f[A::Checkpoint] = 1;
+        if (halt_due(now)) f[A::Leave] = 1;
     }
     return f;
 }
