@@ -291,6 +291,7 @@ private:
     Counts agreed_{};       ///< counts of the round that just completed
     Flags deferred_{};      ///< decisions taken inside a CriticalSection, acted on after it
     Counts deferred_counts_{};
+    bool deferred_any_ = false;  ///< deferred_ holds an agreed decision (the same on every rank)
     int critical_depth_ = 0;
     ExitPolicy exit_policy_ = ExitPolicy::Exit;
     bool leaving_ = false;
@@ -615,28 +616,37 @@ inline bool Checkpointer::poll_impl(std::int64_t step, bool have_step) {
 
     // Everything else (signals, requests, interval, halt): all ranks learn it at the same call.
     Flags agreed{};
+    Counts counts{};
+    bool fresh = false;  // something was agreed at this call (the same on every rank)
     if (comm_.size() == 1) {
-        if (!anything_new() && !clock_due()) return wrote;  // the common case: a few loads
-        agreed_ = current_counts();
-        agreed = local_flags(agreed_);
+        if (anything_new() || clock_due()) {  // the common case is a few loads
+            counts = current_counts();
+            agreed = local_flags(counts);
+            fresh = true;
+        }
     } else {
         auto local = [&] {
             agreed_ = in_flight_;  // the round completing now carried these counts
             in_flight_ = current_counts();
             return local_flags(in_flight_);
         };
-        if (!agreement_.step(comm_, local, agreed)) return wrote;
+        fresh = agreement_.step(comm_, local, agreed);
+        if (fresh) counts = agreed_;
     }
     if (critical_depth_ > 0) {  // remember; act at the first poll after the section
+        if (!fresh) return wrote;
         for (std::size_t i = 0; i < agreed.size(); ++i) deferred_[i] = std::max(deferred_[i], agreed[i]);
-        for (std::size_t i = 0; i < agreed_.size(); ++i) deferred_counts_[i] = std::max(deferred_counts_[i], agreed_[i]);
+        for (std::size_t i = 0; i < counts.size(); ++i) deferred_counts_[i] = std::max(deferred_counts_[i], counts[i]);
+        deferred_any_ = true;
         return wrote;
     }
+    if (!fresh && !deferred_any_) return wrote;
     for (std::size_t i = 0; i < agreed.size(); ++i) agreed[i] = std::max(agreed[i], deferred_[i]);
-    for (std::size_t i = 0; i < agreed_.size(); ++i) agreed_[i] = std::max(agreed_[i], deferred_counts_[i]);
+    for (std::size_t i = 0; i < counts.size(); ++i) counts[i] = std::max(counts[i], deferred_counts_[i]);
     deferred_ = {};
     deferred_counts_ = {};
-    return act(agreed, agreed_) || wrote;
+    deferred_any_ = false;
+    return act(agreed, counts) || wrote;
 }
 
 inline bool Checkpointer::act(const Flags& agreed, const Counts& counts) {
