@@ -490,7 +490,12 @@ inline std::string Checkpointer::write_version(const detail::Target& target) {
     meta.argv = argv_;  // identical on every rank: mpiexec gives every rank the same command line
     meta.cwd = cwd;
     local.run([&] { detail::write_file(tmp, comm_, nodes, sums, meta); });
-    detail::mpi::agree(comm_, local);
+    try {
+        detail::mpi::agree(comm_, local);
+    } catch (...) {
+        if (comm_.rank() == 0) ::unlink(tmp.c_str());  // on a full disk, give the space back now
+        throw;
+    }
 
     // 4. Rank 0 makes it durable and visible. Rotation (unlinking old versions, slow on some file
     //    systems) then runs in the background: the new version is already safe.

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Real signals to a real MPI job: the `heat` example under mpiexec, signalled mid-run.
 #   usage: heat_signals.sh BUILD_DIR RANKS CASE
-# CASE: usr1 | term | term_without_shutdown | every_depth | interval_depth | bad_options
+# CASE: usr1 | term | term_without_shutdown | every_depth | interval_depth | enospc | bad_options
 # `mpiexec -disable-auto-cleanup`: MPICH 4.0's hydra (Debian 12) sometimes reports 0 instead of
 # the ranks' common exit status when several ranks exit non-zero together (MPICH issue 7057).
 set -euo pipefail
@@ -91,6 +91,26 @@ interval_depth)  # interval=1s over about 4 s writes several versions; depth=2 k
     last=$(printf 'ckpt.%06d.h5' "$written")
     [ -e "$work/ck/$last" ] || fail "newest $last missing: '$(versions "$work/ck")'"
     echo "interval_depth: $written written, kept $(versions "$work/ck")" ;;
+enospc)  # the shutdown checkpoint hits a full disk: exit 74, older versions intact, no temporary left
+    [ "$(id -u)" = 0 ] || { echo "SKIP: needs root to mount a small tmpfs"; exit 77; }
+    mkdir "$work/small"
+    mount -t tmpfs -o size=512k tmpfs "$work/small" 2>/dev/null || { echo "SKIP: cannot mount a tmpfs here"; exit 77; }
+    trap 'umount "$work/small" 2>/dev/null; rm -rf "$work"' EXIT
+    run --steps 20 --n 64 --checkpoint every=10 --checkpoint-dir "$work/small/ck" >/dev/null
+    before=$(cd "$work/small/ck" && md5sum ckpt.*.h5)
+    # Fill the disk, leaving room for the pid files (a page each) but not for a checkpoint.
+    avail=$(df --output=avail -k "$work/small" | tail -n 1)
+    dd if=/dev/zero of="$work/small/filler" bs=1k count=$((avail - 16)) 2>/dev/null || true
+    start "$work/small/ck" --restart latest
+    sleep 0.5
+    kill -TERM "$job"
+    finish
+    [ "$status" = 74 ] || fail "exit $status after TERM on a full disk, expected 74: $(cat "$work/run.log")"
+    grep -q "shutdown checkpoint failed" "$work/run.log" || fail "no warning: $(cat "$work/run.log")"
+    after=$(cd "$work/small/ck" && md5sum ckpt.*.h5)
+    [ "$before" = "$after" ] || fail "versions changed: before '$before' after '$after'"
+    [ -z "$(find "$work/small/ck" -name '*.tmp')" ] || fail "a temporary was left on the full disk"
+    echo "enospc: exit 74, versions intact, no temporary left" ;;
 bad_options)  # exit 64 naming the option or variable and the value; 66 and 65 for restarts
     expect() {  # expect STATUS NEEDLE... -- env/args
         local want=$1; shift

@@ -11,6 +11,8 @@
 #include "ckpt/detail/mpi/agree.hpp"
 #include "ckpt/version.hpp"
 
+#include <unistd.h>
+
 #include <cerrno>
 #include <algorithm>
 #include <condition_variable>
@@ -144,6 +146,14 @@ inline void write_file(const std::string& path, const mpi::Comm& comm, const std
             file->close();
         });
     } else if (opened_everywhere) {
+        // The close still flushes metadata collectively. On a full disk that flush would fail on
+        // the rank writing it and leave the others waiting inside HDF5, so first give the space
+        // the partial data took back: the file is deleted after this anyway.
+        if (comm.rank() == 0) {
+            const int ignored = ::truncate(path.c_str(), 0);
+            (void)ignored;
+        }
+        comm.barrier();
         file->close_quietly();  // every rank is here, so the collective close cannot hang
     } else if (file) {
         file->abandon();  // open on some ranks only: a collective close would wait for the others
