@@ -143,9 +143,14 @@ public:
     /// older version.
     std::string checkpoint();
 
-    /// Collective safe point, called once per step by every rank. Checkpoints when `every=N`
-    /// divides `step` or when the periodic interval has elapsed. Returns whether it checkpointed.
-    /// Cheap when nothing is due: no blocking collective (see detail/mpi/poll_agreement.hpp).
+    /// Collective safe point, called once per step by every rank: the only place where ckpt acts.
+    /// Checkpoints when `every=N` divides `step`, when the periodic interval has elapsed, or when
+    /// the checkpoint signal, a request file or request_checkpoint() asked; leaves the job after a
+    /// termination signal, `halt=` or an exit request (docs/safe-points.md). Every rank reaches the
+    /// same decision at the same call. Returns whether it checkpointed. Cheap when nothing is due:
+    /// no blocking collective (see detail/mpi/poll_agreement.hpp).
+    /// Throws: as checkpoint() for a periodic or signalled checkpoint that fails; ExitRequest
+    /// inside ckpt::main_guard when the job leaves.
     bool poll(std::int64_t step) { return poll_impl(step, true); }
     /// As poll(step), counting calls instead of steps for `every=N`.
     bool poll() { return poll_impl(static_cast<std::int64_t>(poll_calls_ + 1), false); }
