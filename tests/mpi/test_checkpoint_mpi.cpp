@@ -10,17 +10,10 @@
 #include <string>
 #include <vector>
 
+using ckpt::testing::world_rank;
+using ckpt::testing::world_size;
+
 namespace {
-int world_rank() {
-    int r = 0;
-    MPI_Comm_rank(MPI_COMM_WORLD, &r);
-    return r;
-}
-int world_size() {
-    int s = 1;
-    MPI_Comm_size(MPI_COMM_WORLD, &s);
-    return s;
-}
 struct Params {
     std::string label;
     std::vector<int> ids;

@@ -85,6 +85,18 @@ inline Options options_in(const std::string& dir, RestartKind restart = RestartK
     return o;
 }
 
+/// This process's rank and the job's size in MPI_COMM_WORLD (MPI tests).
+inline int world_rank() {
+    int r = 0;
+    MPI_Comm_rank(MPI_COMM_WORLD, &r);
+    return r;
+}
+inline int world_size() {
+    int s = 1;
+    MPI_Comm_size(MPI_COMM_WORLD, &s);
+    return s;
+}
+
 /// A deterministic generator for test values.
 inline std::mt19937_64 generator(std::uint64_t seed) { return std::mt19937_64(seed); }
 
