@@ -254,6 +254,7 @@ private:
     std::string write_version(const detail::Target& target);
     Counts current_counts() const;
     bool anything_new() const noexcept;
+    void absorb_late_copy(const Counts& counts);
     bool clock_due() const;
     bool interval_due(double now) const noexcept;
     bool halt_due(double now) const noexcept;
@@ -292,6 +293,10 @@ private:
     bool pid_file_tried_ = false;  ///< made at the first poll(): the job is reachable from its loop on
     std::atomic<std::uint64_t> requests_[2] = {0, 0};
     Counts seen_{};         ///< counts already acted on
+    /// Until when this rank's next checkpoint signal is taken as its copy of a delivery that a
+    /// checkpoint has already served on the ranks it reached first (0 = no copy expected).
+    double late_copy_until_ = 0;
+    static constexpr double late_copy_seconds = 5;
     Counts in_flight_{};    ///< counts sent with the agreement round in flight
     Counts agreed_{};       ///< counts of the round that just completed
     Flags deferred_{};      ///< decisions taken inside a CriticalSection, acted on after it
@@ -575,6 +580,14 @@ inline bool Checkpointer::anything_new() const noexcept {
            requests_[1].load(std::memory_order_relaxed) != seen_[request_exit];
 }
 
+inline void Checkpointer::absorb_late_copy(const Counts& counts) {
+    if (late_copy_until_ == 0) return;
+    const auto sig = static_cast<std::size_t>(options_.checkpoint_signal);
+    if (counts[sig] == seen_[sig]) return;  // not arrived yet: a clock read only once it has
+    if (detail::now_seconds() < late_copy_until_) ++seen_[sig];
+    late_copy_until_ = 0;
+}
+
 inline bool Checkpointer::interval_due(double now) const noexcept {
     return options_.mode.periodic && options_.interval.count() > 0 && now - last_time_ >= options_.interval.count();
 }
@@ -596,7 +609,8 @@ inline Checkpointer::Flags Checkpointer::local_flags(const Counts& counts) const
     using A = detail::mpi::PollAgreement;
     Flags f{};
     auto fresh = [&](std::size_t slot) { return counts[slot] != seen_[slot]; };
-    if (options_.mode.enabled && fresh(static_cast<std::size_t>(options_.checkpoint_signal))) f[A::Checkpoint] = 1;
+    if (options_.mode.enabled && fresh(static_cast<std::size_t>(options_.checkpoint_signal)))
+        f[A::Checkpoint] = f[A::CheckpointSignal] = 1;
     if (fresh(request_continue)) f[A::Checkpoint] = 1;
     if (fresh(request_exit)) f[A::Leave] = 1;
     for (int sig : options_.term_signals)
@@ -638,6 +652,7 @@ inline bool Checkpointer::poll_impl(std::int64_t step, bool have_step) {
         auto local = [&] {
             agreed_ = in_flight_;  // the round completing now carried these counts
             in_flight_ = current_counts();
+            absorb_late_copy(in_flight_);
             return local_flags(in_flight_);
         };
         fresh = agreement_.step(comm_, local, agreed);
@@ -663,9 +678,19 @@ inline bool Checkpointer::act(const Flags& agreed, const Counts& counts) {
     using A = detail::mpi::PollAgreement;
     const int signal = static_cast<int>(agreed[A::Signal]);
     if (!agreed[A::Checkpoint] && !agreed[A::Leave] && signal == 0) return false;
-    // Everything up to `counts` is answered now; what arrives during the write counts as new.
+    // Everything up to `counts` is answered now. So is every checkpoint signal or checkpoint
+    // request that arrived since this round began: the write about to start serves it too.
+    const Counts before = seen_;
     for (std::size_t i = 0; i < counts.size(); ++i) seen_[i] = std::max(seen_[i], counts[i]);
     for (int sig : options_.term_signals) detail::signals::answered(sig);
+    const Counts now = current_counts();
+    const auto usr = static_cast<std::size_t>(options_.checkpoint_signal);
+    const bool had_signal = options_.mode.enabled && now[usr] != before[usr];
+    if (options_.mode.enabled) seen_[usr] = std::max(seen_[usr], now[usr]);
+    seen_[request_continue] = std::max(seen_[request_continue], now[request_continue]);
+    // Launchers and batch systems signal every rank, not all at the same instant: a rank the
+    // signal has not reached yet expects its own copy of the delivery this checkpoint serves.
+    late_copy_until_ = agreed[A::CheckpointSignal] && !had_signal ? detail::now_seconds() + late_copy_seconds : 0;
 
     if (signal != 0 && !options_.mode.shutdown) {  // leave at once, writing nothing
         leave(128 + signal);

@@ -52,6 +52,29 @@ TEST_CASE("a checkpoint signal on the last rank only is acted on by every rank a
     CHECK_FALSE(cp.should_exit());
 }
 
+TEST_CASE("one checkpoint signal that reaches the ranks at different times gives one checkpoint",
+          "[mpi][signals]") {
+    ckpt::testing::TempDir dir(MPI_COMM_WORLD);
+    std::int64_t step = 0;
+    ckpt::Checkpointer cp(ckpt::testing::options_in(dir.path()), MPI_COMM_WORLD);
+    cp.protect("step", step);
+    // The launcher's copy reaches rank 0 first, the others half a round later (maybe in the
+    // next round) or only after the checkpoint: still one delivery, one checkpoint.
+    if (world_rank() == 0) std::raise(SIGUSR1);
+    for (int i = 0; i < 25; ++i) timed_poll(cp, step);
+    if (world_rank() % 2 == 1) std::raise(SIGUSR1);
+    const std::int64_t at = poll_until(cp, step, [&] { return cp.sequence() > 0; });
+    REQUIRE(at > 0);
+    if (world_rank() > 0 && world_rank() % 2 == 0) std::raise(SIGUSR1);
+    for (int i = 0; i < 300; ++i) REQUIRE_FALSE(timed_poll(cp, step));  // several rounds
+    CHECK(cp.sequence() == 1);
+
+    // A second delivery, to every rank, is a second checkpoint.
+    std::raise(SIGUSR1);
+    REQUIRE(poll_until(cp, step, [] { return false; }) > 0);
+    CHECK(cp.sequence() == 2);
+}
+
 TEST_CASE("request_checkpoint(Exit) on one rank makes every rank leave with 85 after one checkpoint",
           "[mpi][signals]") {
     ckpt::testing::TempDir dir(MPI_COMM_WORLD);
