@@ -362,7 +362,9 @@ void breakdown_write(Table& t, const ckpt::Options& o, std::vector<double>& u) {
     // write_file(), split.
     std::vector<std::uint64_t> counts, offsets, totals;
     std::unique_ptr<h5::File> file;
-    t["W4 H5Fcreate + 8 root attrs + 2 groups"].t.push_back(timed([&] {
+    SpaceReserve reserve;
+    t["W4 reserve + H5Fcreate + 8 root attrs + 2 groups"].t.push_back(timed([&] {
+        if (comm.rank() == 0) reserve.hold(tmp + ".reserve", metadata_room(nodes, SpaceReserve::block_size(tmp)));
         file = std::make_unique<h5::File>(tmp, comm.get(), h5::Access::Create);
         file->write_attribute("/", "ckpt.format_version", std::int64_t{CKPT_FORMAT_VERSION});
         file->write_attribute("/", "ckpt.library_version", std::string(CKPT_VERSION_STRING));
@@ -375,52 +377,44 @@ void breakdown_write(Table& t, const ckpt::Options& o, std::vector<double>& u) {
         file->create_group("/state");
         file->create_group("/layout");
     }));
-    h5::Handle type, dset;
-    const SaveNode& n = nodes.at(0);
-    t["W5 exscan/allreduce counts + H5Dcreate"].t.push_back(timed([&] {
+    std::vector<NodeObjects> made(nodes.size());
+    t["W5 exscan/allreduce counts + H5Dcreate x2 + attrs"].t.push_back(timed([&] {
         for (const auto& node : nodes) counts.push_back(node.is_group() ? 0 : node.count);
         offsets = comm.exscan_sum(counts);
         totals = counts;
         comm.allreduce(totals.data(), static_cast<int>(totals.size()), MPI_SUM);
-        type = h5::datatype(n.element, tmp);
-        dset = file->create_dataset(n.path, type, {totals[0]});
+        for (std::size_t i = 0; i < nodes.size(); ++i) made[i] = create_node(*file, comm, nodes[i], totals[i]);
     }));
-    t["W6 collective H5Dwrite (the data)"].t.push_back(
-        timed([&] { file->write_block(dset, n.path, type, n.data, offsets[0], n.count); }));
-    t["W7 entry attrs + layout table row"].t.push_back(timed([&] {
-        file->write_attribute(n.path, "ckpt.element", std::string(element_name(n.element)));
-        file->write_attribute(n.path, "ckpt.ndims", static_cast<std::int64_t>(n.extents.size()));
-        const hsize_t width = FirstExtent + n.extents.size();
-        std::vector<std::uint64_t> row(width);
-        row[Offset] = offsets[0];
-        row[Count] = n.count;
-        row[Checksum] = sums[0];
-        std::copy(n.extents.begin(), n.extents.end(), row.begin() + FirstExtent);
-        h5::Handle u64 = h5::datatype(Element::UInt64, tmp);
-        h5::Handle table =
-            file->create_dataset(layout_path(n.path), u64, {static_cast<hsize_t>(comm.size()), width});
-        file->write_row(table, layout_path(n.path), row.data(), static_cast<hsize_t>(comm.rank()), width);
-        file->write_attribute(layout_path(n.path), "ckpt.columns", std::string(layout_columns()));
-        file->write_attribute(n.path, "ckpt.codec", n.codec);
-        file->write_attribute(n.path, "ckpt.type", n.type_name);
-        dset = {};
-        type = {};
+    t["W6 release reserve + H5Fflush (metadata)"].t.push_back(timed([&] {
+        reserve.release();
+        comm.barrier();
+        file->flush();
     }));
-    t["W8 H5Fflush (MPI_File_sync = fsync of data)"].t.push_back(timed([&] { file->flush(); }));
-    t["W9 H5Fclose"].t.push_back(timed([&] {
+    t["W7 independent H5Dwrite (the data)"].t.push_back(timed([&] {
+        for (std::size_t i = 0; i < nodes.size(); ++i) fill_node(*file, nodes[i], made[i], offsets[i]);
+    }));
+    t["W8 gather layout rows, rank 0 writes tables"].t.push_back(timed([&] {
+        const std::vector<std::uint64_t> rows = layout_rows(nodes, offsets, sums);
+        const std::vector<std::uint64_t> gathered = comm.gather(rows);
+        if (comm.rank() == 0)
+            write_layouts(*file, nodes, made, gathered, rows.size(), static_cast<std::size_t>(comm.size()));
+    }));
+    t["W9 H5Fflush (MPI_File_sync = fsync of data)"].t.push_back(timed([&] { file->flush(); }));
+    t["W10 H5Fclose"].t.push_back(timed([&] {
+        made.clear();
         file->close();
         file.reset();
     }));
-    t["W10 rank 0 fsync(tmp) again (commit)"].t.push_back(timed([&] {
+    t["W11 rank 0 fsync(tmp) again (commit)"].t.push_back(timed([&] {
         if (comm.rank() == 0) fsync_path(tmp, false);
     }));
-    t["W11 rank 0 rename + fsync(dir)"].t.push_back(timed([&] {
+    t["W12 rank 0 rename + fsync(dir)"].t.push_back(timed([&] {
         if (comm.rank() == 0) {
             sys_check(::rename(tmp.c_str(), final_path.c_str()) == 0, "rename " + tmp);
             fsync_path(o.dir, true);
         }
     }));
-    t["W12 rank 0 rotate (unlink previous version)"].t.push_back(timed([&] {
+    t["W13 rank 0 rotate (unlink previous version)"].t.push_back(timed([&] {
         if (comm.rank() == 0) rotate(o.dir, o.name, o.depth, seq);
     }));
 }
@@ -467,9 +461,9 @@ void breakdown_restore(Table& t, const ckpt::Options& o, std::vector<double>& ba
 /// Chunk size of the fused prototypes: small enough to stay in L2/L3 between the two passes.
 constexpr std::size_t kFuseChunk = std::size_t{4} << 20;
 
-/// Proposed write path, against W1 + W6: hash each chunk just before its independent H5Dwrite,
+/// Proposed write path, against W1 + W7: hash each chunk just before its independent H5Dwrite,
 /// so the write's copy reads it from cache, instead of one xxh64 pass over everything first (W1)
-/// and then one write (W6). Independent, because a collective call per chunk costs a
+/// and then one write (W7). Independent, because a collective call per chunk costs a
 /// synchronisation per chunk and ranks may have different numbers of chunks.
 void fused_write(Table& t, const char* label, const std::string& path, const std::vector<double>& u,
                  std::size_t chunk) {
@@ -495,73 +489,6 @@ void fused_write(Table& t, const char* label, const std::string& path, const std
     file->flush();
     file->close();
     file.reset();
-    MPI_Barrier(MPI_COMM_WORLD);
-    if (comm.rank() == 0) ::unlink(path.c_str());
-}
-
-/// write_file() today (F3a) against a proposed order (F3b): start the xxh64 pass in a helper
-/// thread, do the data H5Dwrite and H5Fflush (whose fsync leaves the CPU idle), and only then
-/// join and write the layout table and attributes that hold the checksums. The commit's second
-/// fsync (W10) already makes those durable, so no fsync is added. Both on a scratch file.
-void threaded_write(Table& t, const std::string& path, std::vector<double>& u, bool threaded) {
-    using namespace ckpt::detail;
-    static mpi::Comm comm(MPI_COMM_WORLD);
-    FileMeta meta;
-    meta.sequence = 1;
-    meta.ranks = comm.size();
-    const char* label = threaded ? "F3b proposed: xxh64 thread behind write+flush"
-                                 : "F3a write_file() as is (W1, W4..W9)";
-    t[label].t.push_back(timed([&] {
-        std::vector<SaveNode> nodes;
-        ckpt::Writer w(nodes, "/state");
-        w.write("u", u);
-        std::vector<std::uint64_t> sums;
-        if (!threaded) {
-            sums = checksums(nodes);
-            write_file(path, comm, nodes, sums, meta);
-            return;
-        }
-        std::thread hasher([&] { sums = checksums(nodes); });
-        const SaveNode& n = nodes.at(0);
-        std::vector<std::uint64_t> counts{n.count};
-        auto offsets = comm.exscan_sum(counts);
-        auto totals = counts;
-        comm.allreduce(totals.data(), 1, MPI_SUM);
-        h5::File file(path, comm.get(), h5::Access::Create);
-        file.write_attribute("/", "ckpt.format_version", std::int64_t{CKPT_FORMAT_VERSION});
-        file.write_attribute("/", "ckpt.library_version", std::string(CKPT_VERSION_STRING));
-        file.write_attribute("/", "ckpt.sequence", static_cast<std::int64_t>(meta.sequence));
-        file.write_attribute("/", "ckpt.step", meta.step);
-        file.write_attribute("/", "ckpt.time", static_cast<std::int64_t>(meta.time));
-        file.write_attribute("/", "ckpt.ranks", meta.ranks);
-        file.write_attribute("/", "ckpt.argv", meta.argv);
-        file.write_attribute("/", "ckpt.cwd", meta.cwd);
-        file.create_group("/state");
-        file.create_group("/layout");
-        {
-            h5::Handle type = h5::datatype(n.element, path);
-            h5::Handle dset = file.create_dataset(n.path, type, {totals[0]});
-            file.write_block(dset, n.path, type, n.data, offsets[0], n.count);
-        }
-        file.flush();
-        hasher.join();
-        file.write_attribute(n.path, "ckpt.element", std::string(element_name(n.element)));
-        file.write_attribute(n.path, "ckpt.ndims", static_cast<std::int64_t>(n.extents.size()));
-        const hsize_t width = FirstExtent + n.extents.size();
-        std::vector<std::uint64_t> row(width);
-        row[Offset] = offsets[0];
-        row[Count] = n.count;
-        row[Checksum] = sums[0];
-        std::copy(n.extents.begin(), n.extents.end(), row.begin() + FirstExtent);
-        h5::Handle u64 = h5::datatype(Element::UInt64, path);
-        h5::Handle table = file.create_dataset(layout_path(n.path), u64, {static_cast<hsize_t>(comm.size()), width});
-        file.write_row(table, layout_path(n.path), row.data(), static_cast<hsize_t>(comm.rank()), width);
-        file.write_attribute(layout_path(n.path), "ckpt.columns", std::string(layout_columns()));
-        file.write_attribute(n.path, "ckpt.codec", n.codec);
-        file.write_attribute(n.path, "ckpt.type", n.type_name);
-        table = {};
-        file.close();
-    }));
     MPI_Barrier(MPI_COMM_WORLD);
     if (comm.rank() == 0) ::unlink(path.c_str());
 }
@@ -610,7 +537,7 @@ int run(int argc, char** argv);
 }  // namespace
 
 int main(int argc, char** argv) {
-    int provided = 0;  // FUNNELED: the F3 prototype hashes in a helper thread that never calls MPI
+    int provided = 0;  // FUNNELED: ckpt's restore hashes in a helper thread that never calls MPI
     MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided);
     try {
         return run(argc, argv);
@@ -784,13 +711,7 @@ int run(int argc, char** argv) {
             breakdown_write(b, o, u);
             MPI_Barrier(MPI_COMM_WORLD);
             if (g_rank == 0) quiesce(args.dir);
-            fused_write(b, "F1 proposed: W1+W6 fused, indep., 4 MiB chunks", scratch, u, kFuseChunk);
-            for (bool threaded : {false, true}) {  // alternate which goes first
-                const bool which = (rep % 2 == 0) ? threaded : !threaded;
-                MPI_Barrier(MPI_COMM_WORLD);
-                if (g_rank == 0) quiesce(args.dir);
-                threaded_write(b, scratch, u, which);
-            }
+            fused_write(b, "F1 proposed: W1+W7 fused, indep., 4 MiB chunks", scratch, u, kFuseChunk);
             MPI_Barrier(MPI_COMM_WORLD);
             if (g_rank == 0) quiesce(args.dir);
             evict(ckpt::detail::complete_versions(o.dir, o.name).back().path);

@@ -239,7 +239,7 @@ const std::vector<Command>& commands() {
     static const std::vector<Command> table{
         {"list", "ckpt list DIR [--name NAME] [--json]", 1, 1, {{"--name", true}},
          "Every version in DIR: name, sequence, step, time (UTC), ranks, size, and whether it is\n"
-         "complete, temporary (.tmp: being written, or a failed write) or unreadable."},
+         "complete, temporary (.tmp or .reserve: being written, or a failed write) or unreadable."},
         {"info", "ckpt info FILE|DIR [--name NAME] [--json]", 1, 1, {{"--name", true}},
          "What is inside a checkpoint: entries, types, shapes per rank, codecs, rank count,\n"
          "library version, argv and cwd. For a DIR, its newest complete readable version."},

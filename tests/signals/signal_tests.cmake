@@ -7,10 +7,18 @@ if(CKPT_BUILD_EXAMPLES)
       set_tests_properties(${name} PROPERTIES PROCESSORS ${np} LABELS signals TIMEOUT 300)
     endforeach()
   endforeach()
-  add_test(NAME signals.heat_shutdown_on_a_full_disk_exits_74.np2
-           COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/signals/heat_signals.sh ${PROJECT_BINARY_DIR} 2 enospc)
-  set_tests_properties(signals.heat_shutdown_on_a_full_disk_exits_74.np2 PROPERTIES
-                       PROCESSORS 2 LABELS signals TIMEOUT 300 SKIP_RETURN_CODE 77)
+  # A full disk (a small tmpfs; root only, skipped otherwise): no room for the metadata, or for the data.
+  foreach(room metadata data)
+    set(case enospc)
+    if(room STREQUAL "data")
+      set(case enospc_data)
+    endif()
+    foreach(np 2 4)
+      set(name signals.heat_shutdown_with_no_room_for_${room}_exits_74.np${np})
+      add_test(NAME ${name} COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/signals/heat_signals.sh ${PROJECT_BINARY_DIR} ${np} ${case})
+      set_tests_properties(${name} PROPERTIES PROCESSORS ${np} LABELS signals TIMEOUT 300 SKIP_RETURN_CODE 77)
+    endforeach()
+  endforeach()
   add_test(NAME signals.heat_bad_options_exit_with_contract_status
            COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/signals/heat_signals.sh ${PROJECT_BINARY_DIR} 1 bad_options)
   set_tests_properties(signals.heat_bad_options_exit_with_contract_status PROPERTIES LABELS signals TIMEOUT 120)

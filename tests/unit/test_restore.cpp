@@ -164,11 +164,11 @@ struct ChildOutcome {
     long leaked_files = -1;    ///< HDF5 file ids still open after the failure
 };
 
-/// Runs cp.checkpoint() in a forked child with RLIMIT_FSIZE at 200 kB (SIGXFSZ ignored), so the
-/// write fails midway even for root (limits are not bypassed by privileges). A child, because a
-/// failed write can leave HDF5 in a state that crashes at exit (see the [!mayfail] test below);
-/// the child leaves with _exit(), skipping atexit handlers. The parent's files are what remain.
-ChildOutcome checkpoint_fails_in_child(ckpt::Checkpointer& cp) {
+/// Runs cp.checkpoint() in a forked child with RLIMIT_FSIZE at `limit` bytes (SIGXFSZ ignored), so
+/// the write fails even for root (limits are not bypassed by privileges). A child, because a
+/// failed HDF5 close leaves a file id behind that crashes HDF5's exit handler; the child reports
+/// how many file ids are still open and leaves with _exit(). The parent's files are what remain.
+ChildOutcome checkpoint_fails_in_child(ckpt::Checkpointer& cp, rlim_t limit = 200 * 1024) {
     cp.sync();  // no rotation thread may run across fork()
     int fds[2];
     REQUIRE(::pipe(fds) == 0);
@@ -184,7 +184,7 @@ ChildOutcome checkpoint_fails_in_child(ckpt::Checkpointer& cp) {
         ::sigaction(SIGXFSZ, &ignore, nullptr);
         struct rlimit small {};
         ::getrlimit(RLIMIT_FSIZE, &small);
-        small.rlim_cur = 200 * 1024;
+        small.rlim_cur = limit;
         ::setrlimit(RLIMIT_FSIZE, &small);
         std::string report;
         try {
@@ -467,7 +467,9 @@ TEST_CASE("the next commit deletes a stale temporary", "[unit][rotation]") {
     TempDir dir;
     write_versions(dir.path(), 2, 0);
     const std::string stale = version_path(dir.path(), 3) + ".tmp";
+    const std::string stale_reserve = version_path(dir.path(), 3) + ".reserve";
     write_text(stale, "left behind by a crashed writer");
+    write_text(stale_reserve, "its metadata reserve");
     std::int64_t x = 55;
     std::vector<double> v(3, 55.0 - 100);
     ckpt::Checkpointer cp(options_in(dir.path(), ckpt::RestartKind::None, 0), MPI_COMM_WORLD);
@@ -475,6 +477,7 @@ TEST_CASE("the next commit deletes a stale temporary", "[unit][rotation]") {
     const std::string written = cp.checkpoint();
     cp.sync();  // rotation deletes in the background
     REQUIRE_FALSE(fs::exists(stale));
+    REQUIRE_FALSE(fs::exists(stale_reserve));
     REQUIRE(cp.sequence() >= 3);
     REQUIRE(written == version_path(dir.path(), cp.sequence()));
     REQUIRE(files_in(dir.path()) ==
@@ -1058,7 +1061,10 @@ TEST_CASE("a failed write is an IoError naming the directory and leaves older ve
     REQUIRE(restored_x(ck, spec_of(ckpt::RestartKind::Latest)) == 101);
 }
 
-TEST_CASE("a write that fails midway (file size limit) leaves the older version restorable",
+// HDF5 1.10 cannot close a file it failed to extend: the id stays open and HDF5's exit handler
+// then crashes (SIGSEGV instead of the application's exit 74). So a checkpoint that could pass
+// the file size limit is refused before anything is created. Runs in a child (see above).
+TEST_CASE("a write that could pass the file size limit is refused; the older version stays restorable",
           "[unit][restore][errors]") {
     TempDir dir;
     std::int64_t x = 1;
@@ -1072,36 +1078,60 @@ TEST_CASE("a write that fails midway (file size limit) leaves the older version 
     const ChildOutcome failed = checkpoint_fails_in_child(cp);
     INFO(failed.what);
     REQUIRE(failed.io_error);
-    REQUIRE_THAT(failed.what, Contains(version_path(dir.path(), 2) + ".tmp"));
-    // The committed version is intact and still the newest complete one.
-    auto complete = ckpt::detail::complete_versions(dir.path(), "ckpt");
-    REQUIRE(complete.size() == 1);
-    REQUIRE(complete[0].sequence == 1);
+    REQUIRE_THAT(failed.what, Contains(version_path(dir.path(), 2) + ".tmp") &&
+                                  Contains("would exceed the file size limit (ulimit -f) of 204800 bytes") &&
+                                  Contains("File too large"));
+    CHECK(failed.leaked_files == 0);
+    // The committed version is intact and still the newest complete one; nothing else is left.
+    REQUIRE(files_in(dir.path()) == std::set<std::string>{version_name(1)});
     REQUIRE(fs::file_size(version_path(dir.path(), 1)) == v1_size);
     REQUIRE(restored_x_big(dir.path()) == 1);
-    // The failed one removed its temporary (on a full disk that space matters at once) ...
-    REQUIRE_FALSE(fs::exists(version_path(dir.path(), 2) + ".tmp"));
-    // ... so the next successful checkpoint takes its number, and rotation drops version 1.
+    // The next successful checkpoint takes the number, and rotation drops version 1.
     REQUIRE(cp.checkpoint() == version_path(dir.path(), 2));
     cp.sync();
     REQUIRE(files_in(dir.path()) == std::set<std::string>{version_name(2)});
     REQUIRE(restored_x_big(dir.path()) == 2);
 }
 
-// Library bug (reported): when a write fails midway (EFBIG or ENOSPC in H5Dwrite), the File
-// destructor's H5Fclose fails as well (it flushes into the same limit) and the HDF5 file id stays
-// open for the rest of the process. It cannot be closed later (H5Fclose on it segfaults in
-// H5F__close), and at exit HDF5's atexit handler segfaults in H5F__close_cb, so an application
-// that catches the IoError and exits 74 dies with SIGSEGV instead. Runs in a child (see above).
-TEST_CASE("a failed write leaves no HDF5 file open", "[unit][errors][!mayfail]") {
+TEST_CASE("the metadata reserve allocates its bytes, and a failure to leaves no file", "[unit][errors]") {
     TempDir dir;
-    std::vector<double> big = big_values(1);
-    ckpt::Checkpointer cp(options_in(dir.path()), MPI_COMM_WORLD);
-    cp.protect("big", big);
-    const ChildOutcome failed = checkpoint_fails_in_child(cp);
-    INFO(failed.what);
-    REQUIRE(failed.io_error);
-    CHECK(failed.leaked_files == 0);
+    const std::string where = dir / "ckpt.000007.h5.reserve";
+    {
+        ckpt::detail::SpaceReserve reserve;
+        reserve.hold(where, 64 * 1024);
+        struct stat st {};
+        REQUIRE(::stat(where.c_str(), &st) == 0);
+        CHECK(st.st_size == 64 * 1024);
+        CHECK(st.st_blocks * 512 >= 64 * 1024);  // allocated, not a sparse hole
+        reserve.release();
+        REQUIRE_FALSE(fs::exists(where));
+    }
+    // Too big to fit (here: under a file size limit, as on a nearly full disk).
+    struct rlimit saved {};
+    REQUIRE(::getrlimit(RLIMIT_FSIZE, &saved) == 0);
+    struct sigaction ignore {}, old {};
+    ignore.sa_handler = SIG_IGN;
+    sigemptyset(&ignore.sa_mask);
+    REQUIRE(::sigaction(SIGXFSZ, &ignore, &old) == 0);
+    struct rlimit small = saved;
+    small.rlim_cur = 16 * 1024;
+    REQUIRE(::setrlimit(RLIMIT_FSIZE, &small) == 0);
+    std::string what;
+    int err = 0;
+    try {
+        ckpt::detail::SpaceReserve reserve;
+        reserve.hold(where, 1 << 20);
+    } catch (const ckpt::IoError& e) {
+        what = e.what();
+        err = e.errno_value();
+    }
+    ::setrlimit(RLIMIT_FSIZE, &saved);
+    ::sigaction(SIGXFSZ, &old, nullptr);
+    INFO(what);
+    CHECK(err == EFBIG);
+    CHECK_THAT(what, Contains("reserving 1048576 bytes for the checkpoint's metadata failed: File too large") &&
+                         Contains(where));
+    CHECK_FALSE(fs::exists(where));
 }
 
 TEST_CASE("checkpoint with mode none returns an empty path and writes nothing", "[unit][restore]") {

@@ -34,13 +34,18 @@ inline std::string join_path(const std::string& dir, const std::string& file) {
     return dir.empty() || dir.back() == '/' ? dir + file : dir + "/" + file;
 }
 
-/// Parses "<name>.<digits>.h5[.tmp]"; false for any other file name.
+/// Parses "<name>.<digits>.h5[.tmp|.reserve]"; false for any other file name. Both suffixes are
+/// a write in progress (or a crashed one): the temporary and its metadata reserve (store.hpp).
 inline bool parse_version_name(const std::string& file, const std::string& name, Version& out) {
     if (file.size() <= name.size() + 1 || file.compare(0, name.size(), name) != 0 || file[name.size()] != '.')
         return false;
     std::string rest = file.substr(name.size() + 1);
-    out.temporary = rest.size() > 4 && rest.compare(rest.size() - 4, 4, ".tmp") == 0;
-    if (out.temporary) rest.resize(rest.size() - 4);
+    auto strip = [&rest](const std::string& suffix) {
+        const bool has = rest.size() > suffix.size() && rest.compare(rest.size() - suffix.size(), suffix.size(), suffix) == 0;
+        if (has) rest.resize(rest.size() - suffix.size());
+        return has;
+    };
+    out.temporary = strip(".tmp") || strip(".reserve");
     if (rest.size() < 4 || rest.compare(rest.size() - 3, 3, ".h5") != 0) return false;
     rest.resize(rest.size() - 3);
     if (rest.empty() || rest.size() > 19 || !std::all_of(rest.begin(), rest.end(), ::isdigit)) return false;

@@ -9,11 +9,14 @@
 #include "ckpt/detail/checksum.hpp"
 #include "ckpt/detail/h5/file.hpp"
 #include "ckpt/detail/mpi/agree.hpp"
+#include "ckpt/detail/space_reserve.hpp"
 #include "ckpt/version.hpp"
 
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstring>
 #include <algorithm>
 #include <condition_variable>
 #include <cstdint>
@@ -67,42 +70,109 @@ inline std::vector<std::uint64_t> checksums(const std::vector<SaveNode>& nodes) 
     return sums;
 }
 
-/// Collective. One node: a group, or a dataset holding every rank's part plus its layout table.
-inline void write_node(h5::File& file, const mpi::Comm& comm, const SaveNode& n, std::uint64_t offset,
-                       std::uint64_t total, std::uint64_t sum) {
-    const std::string& path = file.path();
+/// The two datasets of a leaf, created before any raw data is written.
+struct NodeObjects {
+    h5::Handle data;
+    h5::Handle layout;
+};
+
+/// Collective. Metadata only: a group, or a leaf's dataset, its layout table and their attributes.
+inline NodeObjects create_node(h5::File& file, const mpi::Comm& comm, const SaveNode& n, std::uint64_t total) {
+    NodeObjects made;
     if (n.is_group()) {
         file.create_group(n.path);
         file.create_group(layout_path(n.path));
     } else {
-        h5::Handle type = h5::datatype(n.element, path);
-        h5::Handle dset = file.create_dataset(n.path, type, {total});
-        // A dataset with no elements has no storage address; every rank knows the total, so
-        // skipping the transfer keeps the collective calls matched.
-        if (total > 0) file.write_block(dset, n.path, type, n.data, offset, n.count);
+        h5::Handle type = h5::datatype(n.element, file.path());
+        made.data = file.create_dataset(n.path, type, {total});
         file.write_attribute(n.path, "ckpt.element", std::string(element_name(n.element)));
         file.write_attribute(n.path, "ckpt.ndims", static_cast<std::int64_t>(n.extents.size()));
-
+        h5::Handle u64 = h5::datatype(Element::UInt64, file.path());
         const hsize_t width = FirstExtent + n.extents.size();
-        std::vector<std::uint64_t> row(width);
-        row[Offset] = offset;
-        row[Count] = n.count;
-        row[Checksum] = sum;
-        std::copy(n.extents.begin(), n.extents.end(), row.begin() + FirstExtent);
-        h5::Handle u64 = h5::datatype(Element::UInt64, path);
-        h5::Handle table =
-            file.create_dataset(layout_path(n.path), u64, {static_cast<hsize_t>(comm.size()), width});
-        file.write_row(table, layout_path(n.path), row.data(), static_cast<hsize_t>(comm.rank()), width);
+        made.layout = file.create_dataset(layout_path(n.path), u64, {static_cast<hsize_t>(comm.size()), width});
         file.write_attribute(layout_path(n.path), "ckpt.columns", std::string(layout_columns()));
     }
     file.write_attribute(n.path, "ckpt.codec", n.codec);
     file.write_attribute(n.path, "ckpt.type", n.type_name);
+    return made;
+}
+
+/// Entries up to this size are gathered to rank 0 and written by it alone.
+constexpr std::uint64_t small_entry_bytes = std::uint64_t{4} << 20;
+
+/// Independent. Raw data only: this rank's part of a leaf.
+inline void fill_node(h5::File& file, const SaveNode& n, const NodeObjects& made, std::uint64_t offset) {
+    if (n.is_group() || n.count == 0) return;
+    h5::Handle type = h5::datatype(n.element, file.path());
+    file.write_block(made.data, n.path, type, n.data, offset, n.count, false);
+}
+
+/// This rank's row of every leaf's layout table, back to back (the same length on every rank).
+inline std::vector<std::uint64_t> layout_rows(const std::vector<SaveNode>& nodes,
+                                              const std::vector<std::uint64_t>& offsets,
+                                              const std::vector<std::uint64_t>& sums) {
+    std::vector<std::uint64_t> rows;
+    for (std::size_t i = 0; i < nodes.size(); ++i) {
+        const SaveNode& n = nodes[i];
+        if (n.is_group()) continue;
+        rows.push_back(offsets[i]);  // Offset
+        rows.push_back(n.count);     // Count
+        rows.push_back(sums[i]);     // Checksum
+        rows.insert(rows.end(), n.extents.begin(), n.extents.end());
+    }
+    return rows;
+}
+
+/// Rank 0 only: every leaf's layout table from the gathered rows (`per_rank` values per rank).
+inline void write_layouts(h5::File& file, const std::vector<SaveNode>& nodes, const std::vector<NodeObjects>& made,
+                          const std::vector<std::uint64_t>& gathered, std::size_t per_rank, std::size_t ranks) {
+    std::size_t column = 0;
+    std::vector<std::uint64_t> table;
+    for (std::size_t i = 0; i < nodes.size(); ++i) {
+        if (nodes[i].is_group()) continue;
+        const std::size_t width = FirstExtent + nodes[i].extents.size();
+        table.clear();
+        for (std::size_t r = 0; r < ranks; ++r) {
+            const auto row = gathered.begin() + static_cast<std::ptrdiff_t>(r * per_rank + column);
+            table.insert(table.end(), row, row + static_cast<std::ptrdiff_t>(width));
+        }
+        file.write_whole(made[i].layout, layout_path(nodes[i].path), table.data());
+        column += width;
+    }
+}
+
+/// Disk space the metadata flush of a file holding `nodes` may newly take, in file-system blocks
+/// of `block` bytes. Measured: about 1 KiB of metadata per entry, in two pieces (the data's and
+/// the layout table's object headers) that sit between raw data and so may each take a block of
+/// their own before the data is written; twice that, plus room for the root's attributes and
+/// the groups' link indexes.
+inline std::uint64_t metadata_room(const std::vector<SaveNode>& nodes, std::uint64_t block) {
+    return 16 * block + nodes.size() * (4 * block + 1024);
+}
+
+/// A process may not write a file past RLIMIT_FSIZE (`ulimit -f`); HDF5 1.10 cannot close a file
+/// it failed to extend, so a checkpoint that could outgrow the limit is refused before it starts.
+inline void check_file_size_limit(const std::string& path, std::uint64_t bound) {
+    struct rlimit limit {};
+    if (::getrlimit(RLIMIT_FSIZE, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY || bound <= limit.rlim_cur) return;
+    ErrorInfo i("a checkpoint of up to " + std::to_string(bound) + " bytes would exceed the file size limit (ulimit -f) of " +
+                    std::to_string(limit.rlim_cur) + " bytes: " + std::strerror(EFBIG),
+                path, "", -1, "raise the limit (ulimit -f), or protect less state");
+    i.errno_value = EFBIG;
+    raise(IoError(std::move(i)));
 }
 
 /// Collective. Writes `nodes` (identical structure on every rank, already agreed) into a new file.
 /// A failure on any rank, at any step, throws the same error on every rank: the ranks agree after
 /// each collective step (one small reduction per entry), so none is left inside a collective
 /// HDF5 call that the others have abandoned.
+///
+/// The order makes a full disk safe. HDF5 1.10 does not agree a failed collective write across
+/// ranks (the ranks that failed skip the rest of the call; the others wait in it), so:
+/// every metadata write happens at one flush, before the raw data, with the room it needs held
+/// back until then (SpaceReserve), and a disk too full for the reserve fails before HDF5 opens
+/// anything; the raw data is then written independently. If that fails, the close has no
+/// metadata left to write and every rank reaches it.
 inline void write_file(const std::string& path, const mpi::Comm& comm, const std::vector<SaveNode>& nodes,
                        const std::vector<std::uint64_t>& sums, const FileMeta& meta) {
     std::vector<std::uint64_t> counts;
@@ -117,10 +187,25 @@ inline void write_file(const std::string& path, const mpi::Comm& comm, const std
         comm.allreduce(&ok, 1, MPI_MIN);
         return ok == 1;
     };
+    // Before anything is created: a write that cannot fit fails here, cleanly, on every rank.
+    const std::uint64_t block = SpaceReserve::block_size(path);
+    const std::uint64_t room = metadata_room(nodes, block);
+    std::uint64_t data_bytes = 0;
+    for (std::size_t i = 0; i < nodes.size(); ++i)
+        if (!nodes[i].is_group())
+            data_bytes += totals[i] * element_size(nodes[i].element) +
+                          static_cast<std::uint64_t>(comm.size()) * (FirstExtent + nodes[i].extents.size()) * 8;
+    local.run([&] { check_file_size_limit(path, data_bytes + room); });
+    SpaceReserve reserve;
+    const std::string base = path.size() > 4 && path.compare(path.size() - 4, 4, ".tmp") == 0 ? path.substr(0, path.size() - 4) : path;
+    if (comm.rank() == 0) local.run([&] { reserve.hold(base + ".reserve", room); });
+    if (!all_ok()) agree(comm, local);  // throws: nothing was opened
+
     std::optional<h5::File> file;
     local.run([&] { file.emplace(path, comm.get(), h5::Access::Create); });
     const bool opened_everywhere = all_ok();
     bool ok = opened_everywhere;
+    std::vector<NodeObjects> made(nodes.size());
     if (ok) {
         local.run([&] {
             file->write_attribute("/", "ckpt.format_version", std::int64_t{CKPT_FORMAT_VERSION});
@@ -137,23 +222,53 @@ inline void write_file(const std::string& path, const mpi::Comm& comm, const std
         ok = all_ok();
     }
     for (std::size_t i = 0; ok && i < nodes.size(); ++i) {
-        local.run([&] { write_node(*file, comm, nodes[i], offsets[i], totals[i], sums[i]); });
+        local.run([&] { made[i] = create_node(*file, comm, nodes[i], totals[i]); });
+        ok = all_ok();
+    }
+    reserve.release();  // rank 0: the metadata flush (now, or the close's on an error) has room
+    if (ok) {
+        comm.barrier();  // no rank writes metadata before the room is free
+        local.run([&] { file->flush(); });
         ok = all_ok();
     }
     if (ok) {
-        local.run([&] {
-            file->flush();
-            file->close();
-        });
-    } else if (opened_everywhere) {
-        // The close still flushes metadata collectively. On a full disk that flush would fail on
-        // the rank writing it and leave the others waiting inside HDF5, so first give the space
-        // the partial data took back: the file is deleted after this anyway.
-        if (comm.rank() == 0) {
-            const int ignored = ::truncate(path.c_str(), 0);
-            (void)ignored;
+        // Independent writes: a failed write (a full disk) fails on the rank that made it, not
+        // inside a collective call half the ranks have left; the ranks agree once, after.
+        // Small entries and the layout tables are gathered to rank 0, which writes each in one
+        // call instead of every rank writing a few bytes into the same file block.
+        const std::vector<std::uint64_t> rows = layout_rows(nodes, offsets, sums);
+        const std::vector<std::uint64_t> gathered = comm.gather(rows);
+        const auto ranks = static_cast<std::size_t>(comm.size());
+        for (std::size_t i = 0, column = 0; i < nodes.size(); ++i) {
+            const SaveNode& n = nodes[i];
+            if (n.is_group()) continue;
+            const std::uint64_t size = element_size(n.element);
+            if (ranks > 1 && totals[i] * size <= small_entry_bytes) {
+                std::vector<int> bytes;  // rank 0: every rank's part, from its layout row
+                for (std::size_t r = 0; r < gathered.size() / rows.size(); ++r)
+                    bytes.push_back(static_cast<int>(gathered[r * rows.size() + column + Count] * size));
+                const std::vector<char> all = comm.gatherv(n.data, static_cast<int>(n.count * size), bytes);
+                if (comm.rank() == 0 && totals[i] > 0)
+                    local.run([&] {
+                        h5::Handle type = h5::datatype(n.element, file->path());
+                        file->write_block(made[i].data, n.path, type, all.data(), 0, totals[i], false);
+                    });
+            } else {
+                local.run([&] { fill_node(*file, n, made[i], offsets[i]); });
+            }
+            column += FirstExtent + n.extents.size();
         }
-        comm.barrier();
+        if (comm.rank() == 0) local.run([&] { write_layouts(*file, nodes, made, gathered, rows.size(), ranks); });
+        ok = all_ok();
+    }
+    if (ok) {
+        local.run([&] { file->flush(); });  // collective: metadata (none left) and MPI_File_sync
+        ok = all_ok();
+    }
+    made.clear();
+    if (ok) {
+        local.run([&] { file->close(); });
+    } else if (opened_everywhere) {
         file->close_quietly();  // every rank is here, so the collective close cannot hang
     } else if (file) {
         file->abandon();  // open on some ranks only: a collective close would wait for the others

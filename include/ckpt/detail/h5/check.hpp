@@ -35,8 +35,15 @@ inline std::string error_stack() {
         char major[128] = "", minor[128] = "";
         H5Eget_msg(e->maj_num, nullptr, major, sizeof major);
         H5Eget_msg(e->min_num, nullptr, minor, sizeof minor);
-        s += "  #" + std::to_string(n) + " " + (e->func_name ? e->func_name : "?") + ": " +
-             (e->desc ? e->desc : "") + " (" + major + ": " + minor + ")\n";
+        // One line per frame: an MPI error string inside a description spans several lines
+        // and ends with the reason ("No space left on device").
+        std::string desc;
+        for (const char* c = e->desc ? e->desc : ""; *c; ++c) {
+            const char ch = (*c == '\n' || *c == '\r' || *c == '\t') ? ' ' : *c;
+            if (ch != ' ' || (!desc.empty() && desc.back() != ' ')) desc += ch;
+        }
+        s += "  #" + std::to_string(n) + " " + (e->func_name ? e->func_name : "?") + ": " + desc + " (" + major +
+             ": " + minor + ")\n";
         return 0;
     };
     H5Ewalk2(H5E_DEFAULT, H5E_WALK_DOWNWARD, walk, &text);

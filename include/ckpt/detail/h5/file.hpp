@@ -28,6 +28,13 @@ public:
         if (access == Access::Create) {
             // Metadata writes go through one collective call instead of every rank writing.
             check(H5Pset_coll_metadata_write(fapl, true), "H5Pset_coll_metadata_write", path_);
+            // No metadata flush before the writer asks for one (HDF5 otherwise flushes at every
+            // 256 KiB of dirty metadata): the writer decides when the disk must have room for it.
+            H5AC_cache_config_t mdc{};
+            mdc.version = H5AC__CURR_CACHE_CONFIG_VERSION;
+            check(H5Pget_mdc_config(fapl, &mdc), "H5Pget_mdc_config", path_);
+            mdc.dirty_bytes_threshold = std::size_t{32} << 20;  // HDF5 1.10 allows no more
+            check(H5Pset_mdc_config(fapl, &mdc), "H5Pset_mdc_config", path_);
             file_ = Handle(check(H5Fcreate(path_.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl), "H5Fcreate", path_),
                            H5Fclose);
         } else {
@@ -39,7 +46,10 @@ public:
     hid_t id() const noexcept { return file_; }
 
     /// Collective. Flushes HDF5 buffers and asks MPI-IO to sync the file to stable storage.
-    void flush() { check(H5Fflush(file_, H5F_SCOPE_GLOBAL), "H5Fflush", path_); }
+    void flush() {
+        Silence quiet;
+        check(H5Fflush(file_, H5F_SCOPE_GLOBAL), "H5Fflush", path_);
+    }
 
     /// Collective. Closes now, so a failure to write the last metadata is reported, not lost.
     void close() {
@@ -93,8 +103,8 @@ public:
         return {check(H5Dopen2(file_, object.c_str(), H5P_DEFAULT), "H5Dopen", path_, object), H5Dclose};
     }
 
-    /// Collective: every rank writes its block [offset, offset+count) of a 1-D dataset, or its
-    /// row `row` of a 2-D dataset when `row_width` > 0. count may be 0.
+    /// Every rank (collective) or this rank (independent) writes its block [offset, offset+count)
+    /// of a 1-D dataset. count may be 0.
     void write_block(hid_t dset, const std::string& object, hid_t type, const void* data, hsize_t offset,
                      hsize_t count, bool collective = true) {
         transfer(dset, object, type, const_cast<void*>(data), offset, count, collective, true);
@@ -105,16 +115,11 @@ public:
         const_cast<File*>(this)->transfer(dset, object, type, data, offset, count, false, false);
     }
 
-    /// Collective: every rank writes row `row` (width `width`) of a 2-D uint64 dataset.
-    void write_row(hid_t dset, const std::string& object, const std::uint64_t* row_data, hsize_t row, hsize_t width) {
+    /// Independent: one rank writes a whole uint64 dataset.
+    void write_whole(hid_t dset, const std::string& object, const std::uint64_t* values) {
         Silence quiet;
-        Handle fspace(check(H5Dget_space(dset), "H5Dget_space", path_, object), H5Sclose);
-        hsize_t start[2] = {row, 0}, count[2] = {1, width};
-        check(H5Sselect_hyperslab(fspace, H5S_SELECT_SET, start, nullptr, count, nullptr), "H5Sselect_hyperslab",
-              path_, object);
-        Handle mspace = dataspace(2, count, path_);
-        Handle dxpl = transfer_list(true);
-        check(H5Dwrite(dset, H5T_NATIVE_UINT64, mspace, fspace, dxpl, row_data), "H5Dwrite", path_, object);
+        Handle dxpl = transfer_list(false);
+        check(H5Dwrite(dset, H5T_NATIVE_UINT64, H5S_ALL, H5S_ALL, dxpl, values), "H5Dwrite", path_, object);
     }
     /// Independent read of row `row`; the dataset's width must be `width`.
     std::vector<std::uint64_t> read_row(const std::string& object, hsize_t row) const {

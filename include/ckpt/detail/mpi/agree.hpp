@@ -93,7 +93,8 @@ inline void agree(const Comm& comm, const Outcome& local) {
         std::memcpy(&info.rank, payload.data() + pos + sizeof info.errno_value, sizeof info.rank);
     }
     if (info.rank < 0) info.rank = first;
-    if (comm.size() > 1)
+    // An error agreed on already (by a nested agree over the same ranks) says it once.
+    if (comm.size() > 1 && info.sentence.find(" (failed on ") == std::string::npos)
         info.sentence += " (failed on " + std::to_string(count) + " of " + std::to_string(comm.size()) +
                          " ranks; first: rank " + std::to_string(first) + ")";
     raise(static_cast<ErrorKind>(kind), std::move(info));

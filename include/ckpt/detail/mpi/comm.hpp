@@ -89,6 +89,24 @@ public:
         if (n) check(MPI_Bcast(s.data(), static_cast<int>(n), MPI_CHAR, root, comm_), "MPI_Bcast", rank_);
     }
     void barrier() const { check(MPI_Barrier(comm_), "MPI_Barrier", rank_); }
+    /// Every rank's `bytes` bytes at `data`, rank by rank, on `root` (which passes every rank's
+    /// count in `counts`); empty elsewhere.
+    std::vector<char> gatherv(const void* data, int bytes, const std::vector<int>& counts, int root = 0) const {
+        std::vector<int> displs(counts.size(), 0);
+        for (std::size_t r = 1; r < counts.size(); ++r) displs[r] = displs[r - 1] + counts[r - 1];
+        std::vector<char> out(rank_ == root && !counts.empty() ? static_cast<std::size_t>(displs.back() + counts.back()) : 0);
+        check(MPI_Gatherv(data, bytes, MPI_BYTE, out.data(), counts.data(), displs.data(), MPI_BYTE, root, comm_),
+              "MPI_Gatherv", rank_);
+        return out;
+    }
+    /// Every rank's `in` (the same length everywhere), rank by rank, on `root`; empty elsewhere.
+    std::vector<std::uint64_t> gather(const std::vector<std::uint64_t>& in, int root = 0) const {
+        std::vector<std::uint64_t> out(rank_ == root ? in.size() * static_cast<std::size_t>(size_) : 0);
+        check(MPI_Gather(in.data(), static_cast<int>(in.size()), MPI_UINT64_T, out.data(), static_cast<int>(in.size()),
+                         MPI_UINT64_T, root, comm_),
+              "MPI_Gather", rank_);
+        return out;
+    }
 
     template <class T>
     static MPI_Datatype type() {
