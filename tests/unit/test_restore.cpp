@@ -220,12 +220,36 @@ ChildOutcome checkpoint_fails_in_child(ckpt::Checkpointer& cp, rlim_t limit = 20
     return out;
 }
 
-/// Restores "x" and "big" from the newest version in `dir`; returns x.
-std::int64_t restored_x_big(const std::string& dir) {
+/// "x" and "big", protected the way write_two_big_versions() wrote them, restart hooks counted.
+struct XBig {
+    explicit XBig(const ckpt::Options& o) : cp(o, MPI_COMM_WORLD) {
+        cp.protect("x", x).protect("big", big).on_restart([this] { ++hooks; });
+    }
     std::int64_t x = 0;
     std::vector<double> big;
-    ckpt::Checkpointer cp(options_in(dir, ckpt::RestartKind::Latest), MPI_COMM_WORLD);
-    cp.protect("x", x).protect("big", big);
+    int hooks = 0;
+    ckpt::Checkpointer cp;
+};
+
+/// restore_if_requested() over a directory of write_two_big_versions() whose version 2 is bad: it
+/// must restore version 1, every element of it, and run the restart hooks once. Returns the warning.
+std::string falls_back_to_version_1(XBig& state) {
+    CerrCapture err;
+    const bool restored = state.cp.restore_if_requested();
+    const std::string warning = err.text();
+    INFO(warning);
+    REQUIRE(restored);
+    REQUIRE(state.x == 1);
+    REQUIRE(state.big == big_values(1));  // none left from the version skipped
+    REQUIRE(state.cp.sequence() == 1);
+    REQUIRE(state.hooks == 1);
+    return warning;
+}
+
+/// Restores "x" and "big" from the newest version in `dir`; returns x.
+std::int64_t restored_x_big(const std::string& dir) {
+    XBig state(options_in(dir, ckpt::RestartKind::Latest));
+    auto& [x, big, _hooks, cp] = state;
     REQUIRE(cp.restore_if_requested());
     REQUIRE(big == big_values(static_cast<int>(x)));
     return x;
@@ -524,21 +548,9 @@ TEST_CASE("latest and auto skip a truncated newest version with a warning naming
     const std::string newest = version_path(dir.path(), 2);
     truncate_to_half(newest);
     for (auto kind : {ckpt::RestartKind::Latest, ckpt::RestartKind::Auto}) {
-        std::int64_t x = 0;
-        std::vector<double> big;
-        int hooks = 0;
-        ckpt::Checkpointer cp(options_in(dir.path(), kind), MPI_COMM_WORLD);
-        cp.protect("x", x).protect("big", big).on_restart([&] { ++hooks; });
-        CerrCapture err;
-        const bool restored = cp.restore_if_requested();
-        const std::string warning = err.text();
-        INFO(warning);
-        REQUIRE(restored);
-        REQUIRE(x == 1);
-        REQUIRE(big == big_values(1));
-        REQUIRE(cp.sequence() == 1);
-        REQUIRE(cp.last_path() == version_path(dir.path(), 1));
-        REQUIRE(hooks == 1);
+        XBig state(options_in(dir.path(), kind));
+        const std::string warning = falls_back_to_version_1(state);
+        REQUIRE(state.cp.last_path() == version_path(dir.path(), 1));
         REQUIRE_THAT(warning, Contains("skipping") && Contains(newest));
     }
 }
@@ -550,10 +562,8 @@ TEST_CASE("an explicit truncated version is a FormatError, exit 65", "[unit][res
     truncate_to_half(newest);
     for (const auto& spec : {spec_of(ckpt::RestartKind::Path, 0, newest), spec_of(ckpt::RestartKind::Sequence, 2),
                              spec_of(ckpt::RestartKind::Name, 0, version_name(2))}) {
-        std::int64_t x = 0;
-        std::vector<double> big;
-        ckpt::Checkpointer cp(options_in(dir.path()), MPI_COMM_WORLD);
-        cp.protect("x", x).protect("big", big);
+        XBig state(options_in(dir.path()));
+        auto& [x, big, _hooks, cp] = state;
         CerrCapture err;  // an explicit selection does not fall back, and does not warn
         try {
             cp.restore(spec);
@@ -596,25 +606,13 @@ TEST_CASE("latest skips a newest version whose data fails its checksum", "[unit]
     const std::string newest = version_path(dir.path(), 2);
     flip_byte_in_middle(newest);
     {
-        std::int64_t x = 0;
-        std::vector<double> big;
-        ckpt::Checkpointer cp(options_in(dir.path(), ckpt::RestartKind::Latest), MPI_COMM_WORLD);
-        cp.protect("x", x).protect("big", big);
-        CerrCapture err;
-        const bool restored = cp.restore_if_requested();
-        const std::string warning = err.text();
-        INFO(warning);
-        REQUIRE(restored);
-        REQUIRE(x == 1);
-        REQUIRE(big == big_values(1));  // every element, none left from the corrupt version
-        REQUIRE(cp.sequence() == 1);
+        XBig state(options_in(dir.path(), ckpt::RestartKind::Latest));
+        const std::string warning = falls_back_to_version_1(state);
         REQUIRE_THAT(warning, Contains("skipping") && Contains(newest) && Contains("checksum"));
     }
     // Named explicitly, the same file is a FormatError that says checksum.
-    std::int64_t x = 0;
-    std::vector<double> big;
-    ckpt::Checkpointer cp(options_in(dir.path()), MPI_COMM_WORLD);
-    cp.protect("x", x).protect("big", big);
+    XBig state(options_in(dir.path()));
+    auto& [x, big, _hooks, cp] = state;
     try {
         cp.restore(spec_of(ckpt::RestartKind::Path, 0, newest));
         FAIL("restore of a corrupt file did not throw");
@@ -698,11 +696,8 @@ TEST_CASE("when every version is corrupt, latest throws the newest failure's kin
     truncate_to_half(version_path(dir.path(), 1));
     truncate_to_half(version_path(dir.path(), 2));
     for (auto kind : {ckpt::RestartKind::Latest, ckpt::RestartKind::Auto}) {
-        std::int64_t x = 7;
-        std::vector<double> big;
-        int hooks = 0;
-        ckpt::Checkpointer cp(options_in(dir.path(), kind), MPI_COMM_WORLD);
-        cp.protect("x", x).protect("big", big).on_restart([&] { ++hooks; });
+        XBig state(options_in(dir.path(), kind));
+        auto& [x, big, hooks, cp] = state;
         CerrCapture err;
         try {
             cp.restore_if_requested();
