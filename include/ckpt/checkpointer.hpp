@@ -451,15 +451,14 @@ inline std::string Checkpointer::write_version(const detail::Target& target) {
     const double started = detail::now_seconds();
     detail::mpi::Outcome local;
 
-    // 1. Local: hooks, then every entry's nodes and checksums. Nothing collective yet.
+    // 1. Local: hooks, then every entry's nodes (hashed later, while they are written). Nothing
+    //    collective yet.
     std::vector<detail::SaveNode> nodes;
-    std::vector<std::uint64_t> sums;
     std::uint64_t digest[2] = {0, 0};
     local.run([&] {
         for (auto& hook : checkpoint_hooks_) hook();
         Writer w(nodes, "/state");
         for (auto& e : entries_) e.save(w);
-        sums = detail::checksums(nodes);
         digest[0] = detail::structure_digest(nodes);
         digest[1] = ~digest[0];
     });
@@ -499,7 +498,7 @@ inline std::string Checkpointer::write_version(const detail::Target& target) {
     meta.ranks = comm_.size();
     meta.argv = argv_;  // identical on every rank: mpiexec gives every rank the same command line
     meta.cwd = cwd;
-    local.run([&] { detail::write_file(tmp, comm_, nodes, sums, meta); });
+    local.run([&] { detail::write_file(tmp, comm_, nodes, meta); });
     try {
         detail::mpi::agree(comm_, local);
     } catch (...) {

@@ -15,15 +15,16 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
-#include <cerrno>
-#include <cstring>
 #include <algorithm>
+#include <cerrno>
 #include <condition_variable>
 #include <cstdint>
+#include <cstring>
 #include <mutex>
 #include <optional>
-#include <thread>
 #include <string>
+#include <system_error>
+#include <thread>
 #include <vector>
 
 namespace ckpt::detail {
@@ -69,6 +70,42 @@ inline std::vector<std::uint64_t> checksums(const std::vector<SaveNode>& nodes) 
     }
     return sums;
 }
+
+/// checksums(), on a helper thread while the caller writes the same bytes (both only read them):
+/// the hashing then costs no time where a core is free, as during the data's fsync. A small
+/// state is hashed at once, where a thread would cost more than the hashing.
+class BackgroundChecksums {
+public:
+    explicit BackgroundChecksums(const std::vector<SaveNode>& nodes) : nodes_(nodes) {
+        std::uint64_t bytes = 0;
+        for (const auto& n : nodes) bytes += n.is_group() ? 0 : n.count * element_size(n.element);
+        if (bytes >= (std::uint64_t{1} << 20)) {
+            try {
+                thread_ = std::thread([this] { sums_ = checksums(nodes_); });
+                return;
+            } catch (const std::system_error&) {  // no thread to be had: hash here instead
+            }
+        }
+        sums_ = checksums(nodes_);
+    }
+    BackgroundChecksums(const BackgroundChecksums&) = delete;
+    BackgroundChecksums& operator=(const BackgroundChecksums&) = delete;
+    ~BackgroundChecksums() { wait(); }
+
+    /// Waits for the hashing; one checksum per node (0 for a group).
+    const std::vector<std::uint64_t>& get() {
+        wait();
+        return sums_;
+    }
+
+private:
+    void wait() noexcept {
+        if (thread_.joinable()) thread_.join();
+    }
+    const std::vector<SaveNode>& nodes_;
+    std::vector<std::uint64_t> sums_;
+    std::thread thread_;
+};
 
 /// The two datasets of a leaf, created before any raw data is written.
 struct NodeObjects {
@@ -141,6 +178,36 @@ inline void write_layouts(h5::File& file, const std::vector<SaveNode>& nodes, co
     }
 }
 
+/// Raw data, after the metadata flush. Independent writes: a failed write (a full disk) fails on
+/// the rank that made it, not inside a collective call half the ranks have left; the caller has
+/// the ranks agree after. Leaves of at most small_entry_bytes are gathered to rank 0, which
+/// writes each in one call instead of every rank writing a few bytes into the same file block.
+inline void write_data(h5::File& file, const mpi::Comm& comm, const std::vector<SaveNode>& nodes,
+                       const std::vector<NodeObjects>& made, const std::vector<std::uint64_t>& counts,
+                       const std::vector<std::uint64_t>& offsets, const std::vector<std::uint64_t>& totals,
+                       mpi::Outcome& local) {
+    const bool gathering = comm.size() > 1;
+    const std::vector<std::uint64_t> all_counts = gathering ? comm.gather(counts) : std::vector<std::uint64_t>{};
+    for (std::size_t i = 0; i < nodes.size(); ++i) {
+        const SaveNode& n = nodes[i];
+        if (n.is_group()) continue;
+        const std::uint64_t size = element_size(n.element);
+        if (!gathering || totals[i] * size > small_entry_bytes) {
+            local.run([&] { fill_node(file, n, made[i], offsets[i]); });
+            continue;
+        }
+        std::vector<int> bytes;  // rank 0: every rank's part
+        for (std::size_t r = 0; r < all_counts.size() / nodes.size(); ++r)
+            bytes.push_back(static_cast<int>(all_counts[r * nodes.size() + i] * size));
+        const std::vector<char> all = comm.gatherv(n.data, static_cast<int>(n.count * size), bytes);
+        if (comm.rank() == 0 && totals[i] > 0)
+            local.run([&] {
+                h5::Handle type = h5::datatype(n.element, file.path());
+                file.write_block(made[i].data, n.path, type, all.data(), 0, totals[i], false);
+            });
+    }
+}
+
 /// Disk space the metadata flush of a file holding `nodes` may newly take, in file-system blocks
 /// of `block` bytes. Measured: about 1 KiB of metadata per entry, in two pieces (the data's and
 /// the layout table's object headers) that sit between raw data and so may each take a block of
@@ -174,7 +241,8 @@ inline void check_file_size_limit(const std::string& path, std::uint64_t bound) 
 /// anything; the raw data is then written independently. If that fails, the close has no
 /// metadata left to write and every rank reaches it.
 inline void write_file(const std::string& path, const mpi::Comm& comm, const std::vector<SaveNode>& nodes,
-                       const std::vector<std::uint64_t>& sums, const FileMeta& meta) {
+                       const FileMeta& meta) {
+    BackgroundChecksums sums(nodes);  // needed only for the layout tables, written last
     std::vector<std::uint64_t> counts;
     for (const auto& n : nodes) counts.push_back(n.is_group() ? 0 : n.count);
     std::vector<std::uint64_t> offsets = comm.exscan_sum(counts);
@@ -232,37 +300,20 @@ inline void write_file(const std::string& path, const mpi::Comm& comm, const std
         ok = all_ok();
     }
     if (ok) {
-        // Independent writes: a failed write (a full disk) fails on the rank that made it, not
-        // inside a collective call half the ranks have left; the ranks agree once, after.
-        // Small entries and the layout tables are gathered to rank 0, which writes each in one
-        // call instead of every rank writing a few bytes into the same file block.
-        const std::vector<std::uint64_t> rows = layout_rows(nodes, offsets, sums);
-        const std::vector<std::uint64_t> gathered = comm.gather(rows);
-        const auto ranks = static_cast<std::size_t>(comm.size());
-        for (std::size_t i = 0, column = 0; i < nodes.size(); ++i) {
-            const SaveNode& n = nodes[i];
-            if (n.is_group()) continue;
-            const std::uint64_t size = element_size(n.element);
-            if (ranks > 1 && totals[i] * size <= small_entry_bytes) {
-                std::vector<int> bytes;  // rank 0: every rank's part, from its layout row
-                for (std::size_t r = 0; r < gathered.size() / rows.size(); ++r)
-                    bytes.push_back(static_cast<int>(gathered[r * rows.size() + column + Count] * size));
-                const std::vector<char> all = comm.gatherv(n.data, static_cast<int>(n.count * size), bytes);
-                if (comm.rank() == 0 && totals[i] > 0)
-                    local.run([&] {
-                        h5::Handle type = h5::datatype(n.element, file->path());
-                        file->write_block(made[i].data, n.path, type, all.data(), 0, totals[i], false);
-                    });
-            } else {
-                local.run([&] { fill_node(*file, n, made[i], offsets[i]); });
-            }
-            column += FirstExtent + n.extents.size();
-        }
-        if (comm.rank() == 0) local.run([&] { write_layouts(*file, nodes, made, gathered, rows.size(), ranks); });
+        write_data(*file, comm, nodes, made, counts, offsets, totals, local);
         ok = all_ok();
     }
     if (ok) {
-        local.run([&] { file->flush(); });  // collective: metadata (none left) and MPI_File_sync
+        local.run([&] { file->flush(); });  // collective: MPI_File_sync (no metadata is left)
+        ok = all_ok();
+    }
+    if (ok) {
+        // The layout tables hold the checksums, hashed meanwhile. Rank 0 writes them after the
+        // data's fsync; its fsync of the file at the commit makes them durable.
+        const std::vector<std::uint64_t> rows = layout_rows(nodes, offsets, sums.get());
+        const std::vector<std::uint64_t> gathered = comm.gather(rows);
+        if (comm.rank() == 0)
+            local.run([&] { write_layouts(*file, nodes, made, gathered, rows.size(), static_cast<std::size_t>(comm.size())); });
         ok = all_ok();
     }
     made.clear();
