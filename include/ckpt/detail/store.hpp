@@ -13,7 +13,6 @@
 #include "ckpt/version.hpp"
 
 #include <sys/resource.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
