@@ -427,7 +427,7 @@ void breakdown_restore(Table& t, const ckpt::Options& o, std::vector<double>& ba
     static mpi::Comm comm(MPI_COMM_WORLD);
     std::string path;
     t["R1 rank 0 lists versions, bcast path"].t.push_back(timed([&] {
-        if (comm.rank() == 0) path = complete_versions(o.dir, o.name).back().path;
+        if (comm.rank() == 0) path = committed_versions(o.dir, o.name).back().path;
         comm.bcast(path);
     }));
     std::unique_ptr<h5::File> file;
@@ -501,7 +501,7 @@ void fused_restore(Table& t, const ckpt::Options& o, std::vector<double>& back) 
     using namespace ckpt::detail;
     static mpi::Comm comm(MPI_COMM_WORLD);
     std::string path;
-    if (comm.rank() == 0) path = complete_versions(o.dir, o.name).back().path;
+    if (comm.rank() == 0) path = committed_versions(o.dir, o.name).back().path;
     comm.bcast(path);
     h5::File file(path, comm.get(), h5::Access::Read);
     const std::string p = "/state/u";
@@ -723,12 +723,12 @@ int run(int argc, char** argv) {
             fused_write(b, "F1 proposed: W1+W7 fused, indep., 4 MiB chunks", scratch, u, kFuseChunk);
             MPI_Barrier(MPI_COMM_WORLD);
             if (g_rank == 0) quiesce(args.dir);
-            evict(ckpt::detail::complete_versions(o.dir, o.name).back().path);
+            evict(ckpt::detail::committed_versions(o.dir, o.name).back().path);
             std::fill(back.begin(), back.end(), 0.0);
             breakdown_restore(b, o, back);
             verify(back, u, "breakdown restore");
             MPI_Barrier(MPI_COMM_WORLD);
-            evict(ckpt::detail::complete_versions(o.dir, o.name).back().path);
+            evict(ckpt::detail::committed_versions(o.dir, o.name).back().path);
             std::fill(back.begin(), back.end(), 0.0);
             fused_restore(b, o, back);
             verify(back, u, "fused restore");

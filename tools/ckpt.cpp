@@ -1,4 +1,4 @@
-// ckpt: look into checkpoint directories and ask running jobs for checkpoints (CONTRACT section 10,
+// ckpt: look into checkpoint directories and ask running jobs for checkpoints (docs/batch-contract.md section 10,
 // docs/command.md). Modelled on cr_checkpoint/cr_info, dmtcp_command, scr_index and scr_halt.
 //
 //   ckpt list DIR | info FILE|DIR | verify FILE|DIR | latest DIR | prune DIR --depth N | request DIR
@@ -239,7 +239,8 @@ const std::vector<Command>& commands() {
     static const std::vector<Command> table{
         {"list", "ckpt list DIR [--name NAME] [--json]", 1, 1, {{"--name", true}},
          "Every version in DIR: name, sequence, step, time (UTC), ranks, size, and whether it is\n"
-         "complete, temporary (.tmp or .reserve: being written, or a failed write) or unreadable."},
+         "complete, temporary (.tmp or .reserve: being written, or a failed write), quarantined\n"
+         "(.bad: a restore found it corrupt; kept for inspection, never restored) or unreadable."},
         {"info", "ckpt info FILE|DIR [--name NAME] [--json]", 1, 1, {{"--name", true}},
          "What is inside a checkpoint: entries, types, shapes per rank, codecs, rank count,\n"
          "library version, argv and cwd. For a DIR, its newest complete readable version."},
@@ -252,7 +253,9 @@ const std::vector<Command>& commands() {
         {"prune", "ckpt prune DIR --depth N [--name NAME] [--dry-run] [--json]", 1, 1,
          {{"--depth", true}, {"--name", true}, {"--dry-run", false}},
          "Keep the newest N complete versions of each name and delete older ones, and temporary\n"
-         "files older than the newest complete version. Never deletes the newest complete version."},
+         "files older than the newest complete version. Unreadable and quarantined versions are not\n"
+         "counted; they are deleted once older than every version kept. Never deletes the newest\n"
+         "complete version."},
         {"request", "ckpt request [DIR] [--pid PID | --pgid PGID | --session SID] [--exit] [--wait SECONDS]\n"
                     "                     [--signal SIG] [--to-dir D] [--to-name N] [--depth K] [--json]",
          0, 1,
@@ -370,8 +373,8 @@ Args parse_args(int argc, char** argv) {
 std::string name_option(const Args& a) {
     auto v = a.value("--name");
     if (!v) return {};
-    if (v->empty() || v->find('/') != std::string::npos || (*v)[0] == '.')
-        ckpt::detail::reject("--name", *v, "a checkpoint name prefix without '/' that does not start with '.'");
+    if (!ckpt::detail::version_prefix_problem(*v).empty())
+        ckpt::detail::reject("--name", *v, ckpt::detail::version_prefix_rule());
     return *v;
 }
 
@@ -394,9 +397,10 @@ bool is_directory(const std::string& path) {
 // ---------------------------------------------------------------------------------------------
 // Shared pieces
 
-/// "complete", "temporary" or "unreadable" (anything committed that is not complete).
+/// "complete", "temporary", "quarantined" or "unreadable" (anything committed that is not complete).
 std::string status_of(const insp::FileInfo& f) {
     if (f.complete) return "complete";
+    if (f.listed.quarantined) return "quarantined";
     if (f.readable && f.listed.temporary && f.problem.rfind("temporary", 0) == 0) return "temporary";
     return "unreadable";
 }
@@ -470,7 +474,7 @@ JObj file_json(const insp::FileInfo& f) {
 std::optional<insp::FileInfo> newest_complete(const std::string& dir, const std::string& name,
                                               std::vector<insp::FileInfo>* skipped) {
     for (const auto& l : insp::newest_first(insp::scan(dir, name))) {
-        if (l.temporary) continue;
+        if (l.temporary || l.quarantined) continue;
         insp::FileInfo f = insp::examine(l.path);
         if (f.complete) return f;
         if (skipped) skipped->push_back(std::move(f));
@@ -535,7 +539,7 @@ int cmd_list(const Args& a) {
     for (const auto& f : infos) {
         const std::string status = f.listed.temporary ? "temporary" : status_of(f);
         std::string file = f.listed.file;
-        if (status == "unreadable") file += ": " + f.problem;
+        if (status == "unreadable" || status == "quarantined") file += ": " + f.problem;
         t.add({f.listed.name, std::to_string(f.listed.sequence), f.readable ? std::to_string(f.step) : "-",
                f.readable ? iso_time(f.time) : "-", f.readable ? std::to_string(f.ranks) : "-",
                human_size(f.listed.size), status, file});
@@ -703,41 +707,31 @@ int cmd_prune(const Args& a) {
         std::string path, action, reason;
     };
     std::vector<Action> actions;
-    std::map<std::string, std::vector<insp::Listed>> by_name;
-    for (auto& l : insp::scan(dir, name)) by_name[l.name].push_back(l);
-    for (auto& [prefix, files] : by_name) {
-        // Newest first; count complete versions; unreadable ones in the kept range are kept but
-        // not counted, so a corrupt newest file never costs a good older one.
-        std::sort(files.begin(), files.end(), [](const insp::Listed& x, const insp::Listed& y) {
-            return x.sequence != y.sequence ? x.sequence > y.sequence : x.temporary < y.temporary;
-        });
-        std::uint64_t kept = 0;
-        std::optional<std::uint64_t> newest_complete_seq;
-        for (const auto& l : files) {
-            if (l.temporary) continue;
-            if (kept < depth) {
-                const insp::FileInfo f = insp::examine(l.path);
-                if (f.complete) {
-                    ++kept;
-                    if (!newest_complete_seq) newest_complete_seq = l.sequence;
-                    actions.push_back(
-                        {l.path, "keep", "complete, " + std::to_string(kept) + " of " + std::to_string(depth)});
-                } else {
-                    actions.push_back({l.path, "keep", "unreadable, not counted: " + f.problem});
-                }
-            } else {
-                actions.push_back({l.path, "delete", "older than the newest " + std::to_string(depth) + " complete"});
-            }
-        }
-        for (const auto& l : files) {
-            if (!l.temporary) continue;
-            if (newest_complete_seq && l.sequence < *newest_complete_seq)
-                actions.push_back({l.path, "delete", "temporary, older than the newest complete version"});
-            else
-                actions.push_back({l.path, "keep",
-                                   newest_complete_seq
-                                       ? "temporary, newer than the newest complete version (may be in progress)"
-                                       : "temporary, no complete version of this name"});
+    std::map<std::string, std::vector<ckpt::detail::Version>> by_name;
+    for (auto& l : insp::scan(dir, name)) {
+        ckpt::detail::Version v;
+        v.sequence = l.sequence;
+        v.path = l.path;
+        v.temporary = l.temporary;
+        v.quarantined = l.quarantined;
+        by_name[l.name].push_back(v);
+    }
+    for (auto& [prefix, versions] : by_name) {
+        // Only complete versions count, so a corrupt newest file never costs a good older one.
+        // A file is examined only where its fate depends on it: among the newest `depth`.
+        std::map<std::string, std::string> unreadable;
+        unsigned examined_good = 0;
+        auto good = [&](const ckpt::detail::Version& v) {
+            if (examined_good >= depth) return true;  // beyond the kept range: deleted either way
+            const insp::FileInfo f = insp::examine(v.path);
+            if (!f.complete) unreadable[v.path] = f.problem;
+            examined_good += f.complete;
+            return f.complete;
+        };
+        for (const auto& r : ckpt::detail::plan_retention(versions, depth, good)) {
+            auto bad = unreadable.find(r.version->path);
+            actions.push_back({r.version->path, r.keep ? "keep" : "delete",
+                               r.reason + (bad == unreadable.end() ? "" : ": " + bad->second)});
         }
     }
     std::vector<std::string> failed;
@@ -816,8 +810,8 @@ int cmd_request(const Args& a) {
         if (req.dir.size() > 1 && req.dir.back() == '/') req.dir.pop_back();
     }
     if (auto n = a.value("--to-name")) {
-        if (n->empty() || n->find('/') != std::string::npos || (*n)[0] == '.' || n->find('\n') != std::string::npos)
-            reject("--to-name", *n, "a checkpoint name prefix without '/' that does not start with '.'");
+        if (!ckpt::detail::version_prefix_problem(*n).empty())
+            reject("--to-name", *n, ckpt::detail::version_prefix_rule());
         req.name = *n;
     }
     if (a.has("--depth"))

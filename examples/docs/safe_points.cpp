@@ -7,7 +7,7 @@
 #include <vector>
 
 int main(int argc, char** argv) {
-    return ckpt::main_guard([&] {  // bad options exit 64, corrupt restarts 65, ... (CONTRACT section 6)
+    return ckpt::main_guard([&] {  // bad options exit 64, corrupt restarts 65, ... (docs/batch-contract.md section 6)
         std::vector<double> u(1000, 1.0);
         long step = 0;
         ckpt::Checkpointer cp(argc, argv, MPI_COMM_WORLD);

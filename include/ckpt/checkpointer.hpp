@@ -10,6 +10,7 @@
 #include "ckpt/codec.hpp"
 #include "ckpt/detail/atomic_commit.hpp"
 #include "ckpt/detail/control.hpp"
+#include "ckpt/detail/job_lock.hpp"
 #include "ckpt/detail/mpi/agree.hpp"
 #include "ckpt/detail/mpi/poll_agreement.hpp"
 #include "ckpt/detail/signals.hpp"
@@ -58,6 +59,25 @@ struct Target {
 inline double now_seconds() {
     return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
+/// `rate` bytes per second with a unit that keeps three significant digits ("512 kB/s").
+inline std::string format_rate(double rate) {
+    static const char* const units[] = {"B/s", "kB/s", "MB/s", "GB/s", "TB/s"};
+    std::size_t u = 0;
+    while (rate >= 1000 && u + 1 < std::size(units)) {
+        rate /= 1000;
+        ++u;
+    }
+    char text[32];
+    std::snprintf(text, sizeof text, rate >= 100 ? "%.0f %s" : rate >= 10 ? "%.1f %s" : "%.2f %s", rate, units[u]);
+    return text;
+}
+/// The verbose log line of a written version (docs/configuration.md).
+inline std::string written_line(const std::string& path, std::uint64_t bytes, double seconds, int ranks) {
+    char head[96];
+    std::snprintf(head, sizeof head, "%llu bytes in %.3f s, ", static_cast<unsigned long long>(bytes), seconds);
+    return "ckpt: wrote " + path + " (" + head + (seconds > 0 ? format_rate(bytes / seconds) : "-") + ", " +
+           std::to_string(ranks) + " rank" + (ranks == 1 ? "" : "s") + ")";
+}
 inline std::string current_directory() {
     std::error_code ec;
     auto p = std::filesystem::current_path(ec);
@@ -86,7 +106,10 @@ public:
 
     Checkpointer(const Checkpointer&) = delete;
     Checkpointer& operator=(const Checkpointer&) = delete;
-    ~Checkpointer() { join_rotation(); }
+    ~Checkpointer() {
+        join_rotation();
+        release_directory();
+    }
 
     /// Binds `obj` by reference under `name`; it must outlive the checkpointer. Not collective, but
     /// every rank must protect the same names with the same kinds of object, in the same order.
@@ -222,11 +245,13 @@ private:
     Checkpointer(Prepared prepared, MPI_Comm comm, Private)
         : options_(std::move(prepared.options)), argv_(std::move(prepared.argv)), comm_(comm),
           last_time_(detail::now_seconds()) {
+        detail::install_terminate_handler();  // an uncaught ckpt::Error ends with its message and status
         if (options_.verbose && comm_.rank() == 0) std::cerr << describe(options_);
         if (options_.halt.count() > 0 && options_.end_time == 0)
             warn("halt=" + detail::format_seconds(options_.halt) +
                  " has no end time to count down from: set CKPT_END_TIME (or run under Slurm with a time limit)");
         if (options_.mode.none) return;  // nothing will ever be written: leave signals alone
+        take_job_lock();
         std::vector<int> checkpoint_signals;
         if (options_.mode.enabled) checkpoint_signals.push_back(options_.checkpoint_signal);
         signals_ = std::make_unique<detail::signals::Installation>(checkpoint_signals, options_.term_signals);
@@ -250,6 +275,7 @@ private:
 
     std::vector<std::string> candidates(const RestartSpec& what) const;
     void restore_from(const std::string& path);
+    void quarantine(const std::string& path) const;
     bool poll_impl(std::int64_t step, bool have_step);
     std::string write_version(const detail::Target& target);
     Counts current_counts() const;
@@ -266,6 +292,8 @@ private:
     void leave(int status);
     void join_rotation();
     void make_pid_file();
+    void take_job_lock();
+    void release_directory() noexcept;
     void warn(const std::string& message) const {
         if (comm_.rank() == 0) std::cerr << "ckpt: warning: " << message << "\n";
     }
@@ -290,6 +318,8 @@ private:
     // Asynchronous triggers (signals, requests, interval, halt) and what poll() decided.
     std::unique_ptr<detail::signals::Installation> signals_;
     std::unique_ptr<detail::control::PidFile> pid_file_;
+    std::unique_ptr<detail::JobLock> job_lock_;  ///< rank 0: this job alone writes (dir, name)
+    std::vector<std::string> made_dirs_;           ///< what the job lock created, deepest first
     bool pid_file_tried_ = false;  ///< made at the first poll(): the job is reachable from its loop on
     std::atomic<std::uint64_t> requests_[2] = {0, 0};
     Counts seen_{};         ///< counts already acted on
@@ -315,9 +345,9 @@ private:
 // ---------------------------------------------------------------------------------------------
 
 inline std::vector<std::string> Checkpointer::candidates(const RestartSpec& what) const {
-    // Rank 0 looks at the directory; everyone gets the same list (newline-separated).
+    // Rank 0 looks at the directory; everyone gets the same list.
     detail::mpi::Outcome local;
-    std::string list;
+    std::vector<std::string> paths;
     if (comm_.rank() == 0) {
         local.run([&] {
             auto missing = [&](const std::string& sentence, const std::string& file) {
@@ -325,13 +355,18 @@ inline std::vector<std::string> Checkpointer::candidates(const RestartSpec& what
                 i.errno_value = ENOENT;
                 return IoError(std::move(i));
             };
-            std::vector<std::string> paths;
             switch (what.kind) {
                 case RestartKind::None: break;
                 case RestartKind::Auto:
                 case RestartKind::Latest: {
-                    auto versions = detail::complete_versions(options_.dir, options_.name);
-                    for (auto it = versions.rbegin(); it != versions.rend(); ++it) paths.push_back(it->path);
+                    auto versions = detail::committed_versions(options_.dir, options_.name);
+                    for (auto it = versions.rbegin(); it != versions.rend(); ++it) {
+                        const std::string foreign = detail::foreign_problem(options_.dir, it->path);
+                        if (foreign.empty())
+                            paths.push_back(it->path);
+                        else
+                            warn("skipping " + it->path + ": " + foreign);
+                    }
                     if (paths.empty() && what.kind == RestartKind::Latest)
                         detail::raise(missing("--restart latest: no complete checkpoint \"" + options_.name +
                                                   ".*.h5\" in the directory",
@@ -352,6 +387,9 @@ inline std::vector<std::string> Checkpointer::candidates(const RestartSpec& what
                     std::string p = what.kind == RestartKind::Name ? detail::join_path(options_.dir, what.target)
                                                                    : what.target;
                     if (!std::filesystem::exists(p)) detail::raise(missing("--restart: no such checkpoint file", p));
+                    if (const std::string foreign = detail::foreign_problem(detail::parent_directory(p), p);
+                        !foreign.empty())
+                        warn("restoring " + p + " as asked, although it is " + foreign.substr(0, foreign.find(';')));
                     detail::Version v;
                     if (detail::parse_version_name(std::filesystem::path(p).filename().string(), options_.name, v) &&
                         v.temporary)
@@ -361,15 +399,11 @@ inline std::vector<std::string> Checkpointer::candidates(const RestartSpec& what
                     break;
                 }
             }
-            for (auto& p : paths) list += p + "\n";
         });
     }
     detail::mpi::agree(comm_, local);
-    comm_.bcast(list);
-    std::vector<std::string> out;
-    for (std::size_t pos = 0, nl; (nl = list.find('\n', pos)) != std::string::npos; pos = nl + 1)
-        out.push_back(list.substr(pos, nl - pos));
-    return out;
+    comm_.bcast(paths);
+    return paths;
 }
 
 inline void Checkpointer::restore_from(const std::string& path) {
@@ -386,6 +420,12 @@ inline void Checkpointer::restore_from(const std::string& path) {
                 Reader r(*source, "/state");
                 try {
                     e.load(r);
+                } catch (const IoError& io) {
+                    // A stored structure HDF5 cannot read is a corrupt file (65), not an I/O error.
+                    if (io.hdf5_stack().empty() || detail::h5::storage_failure(io.hdf5_stack())) throw;
+                    ErrorInfo info = io.info();
+                    info.sentence = "corrupt checkpoint: " + info.sentence;
+                    detail::raise(FormatError(std::move(info)));
                 } catch (const Error&) {
                     throw;
                 } catch (const std::exception& ex) {  // a Boost archive that does not decode
@@ -401,6 +441,17 @@ inline void Checkpointer::restore_from(const std::string& path) {
     last_path_ = path;
     sequence_ = meta.sequence;
     last_step_ = meta.step;
+}
+
+inline void Checkpointer::quarantine(const std::string& path) const {
+    // Corrupt (not merely incompatible): out of the candidates and out of rotation's count, so a
+    // good older version is never deleted in its favour. Rank 0 renames; the others only log.
+    if (comm_.rank() != 0) return;
+    try {
+        warn("quarantined " + path + " as " + detail::quarantine(path));
+    } catch (const Error& e) {
+        warn(std::string("could not quarantine a corrupt version: ") + (e.what() + 6));
+    }
 }
 
 inline bool Checkpointer::restore(const RestartSpec& what) {
@@ -419,6 +470,7 @@ inline bool Checkpointer::restore(const RestartSpec& what) {
                                    e.kind() == ErrorKind::Io;
             if (!fall_back || !skippable) throw;
             warn("skipping " + path + ": " + (e.what() + 6));  // what() without its "ckpt: "
+            if (e.kind() == ErrorKind::Format && !e.info().unsupported) quarantine(path);
             skipped += (skipped.empty() ? "" : ", ") + path;
             if (!newest_failure) newest_failure = e;
             continue;
@@ -498,7 +550,8 @@ inline std::string Checkpointer::write_version(const detail::Target& target) {
     meta.ranks = comm_.size();
     meta.argv = argv_;  // identical on every rank: mpiexec gives every rank the same command line
     meta.cwd = cwd;
-    local.run([&] { detail::write_file(tmp, comm_, nodes, meta); });
+    detail::FileIdentity created;  // rank 0
+    local.run([&] { created = detail::write_file(tmp, comm_, nodes, meta); });
     try {
         detail::mpi::agree(comm_, local);
     } catch (...) {
@@ -509,7 +562,10 @@ inline std::string Checkpointer::write_version(const detail::Target& target) {
     // 4. Rank 0 makes it durable and visible. Rotation (unlinking old versions, slow on some file
     //    systems) then runs in the background: the new version is already safe.
     if (comm_.rank() == 0) {
-        local.run([&] { detail::commit(tmp, final_path); });
+        local.run([&] {
+            const std::string warning = detail::commit(tmp, final_path, created);
+            if (!warning.empty()) warn(warning);
+        });
         join_rotation();
         if (!local.failed())
             rotation_ = std::thread([this, target, seq] {
@@ -531,14 +587,8 @@ inline std::string Checkpointer::write_version(const detail::Target& target) {
         std::uint64_t bytes = 0;
         for (auto& n : nodes) bytes += n.is_group() ? 0 : n.count * detail::element_size(n.element);
         comm_.allreduce(&bytes, 1, MPI_SUM);
-        if (comm_.rank() == 0) {
-            const double seconds = last_time_ - started;
-            char line[160];
-            std::snprintf(line, sizeof line, "%llu bytes in %.3f s, %.2f GB/s",
-                          static_cast<unsigned long long>(bytes), seconds, seconds > 0 ? bytes / seconds / 1e9 : 0.0);
-            std::cerr << "ckpt: wrote " << final_path << " (" << line << ", " << comm_.size() << " rank"
-                      << (comm_.size() == 1 ? "" : "s") << ")\n";
-        }
+        if (comm_.rank() == 0)
+            std::cerr << detail::written_line(final_path, bytes, last_time_ - started, comm_.size()) << "\n";
     }
     return final_path;
 }
@@ -553,6 +603,28 @@ inline void Checkpointer::make_pid_file() {
         std::cerr << "ckpt: warning: rank " << comm_.rank() << ": requests through the control directory "
                   << "cannot reach this process: " << (e.what() + 6) << "\n";
     }
+}
+
+inline void Checkpointer::take_job_lock() {
+    detail::mpi::Outcome local;
+    if (comm_.rank() == 0)
+        local.run([&] {
+            job_lock_ = std::make_unique<detail::JobLock>(options_.dir, options_.name);
+            made_dirs_ = job_lock_->made_directories();
+        });
+    detail::mpi::agree(comm_, local);  // EBUSY on every rank: exit 75, naming the holder
+    comm_.bcast(made_dirs_);
+}
+
+inline void Checkpointer::release_directory() noexcept {
+    pid_file_.reset();
+    job_lock_.reset();
+    if (options_.mode.none || !last_path_.empty()) return;
+    // A run that wrote nothing leaves no empty control directory behind, nor the checkpoint
+    // directory if this job made it. rmdir() removes only an empty directory, so whichever rank
+    // leaves last succeeds and anything of another job's stays.
+    ::rmdir(detail::control::directory(options_.dir).c_str());
+    for (const auto& d : made_dirs_) ::rmdir(d.c_str());
 }
 
 inline void Checkpointer::join_rotation() {
@@ -709,6 +781,9 @@ inline bool Checkpointer::act(const Flags& agreed, const Counts& counts) {
         // One write per safe point: `every=` may have just written this very state.
         path = last_write_call_ == poll_calls_ && !request ? last_path_ : write_version(target);
     } catch (const Error& e) {
+        // The round in flight was started before this decision, with the counts it has just
+        // answered: acted on, it would write a second, unrequested checkpoint. Every rank is here.
+        agreement_.restart(comm_);
         answer(request, false, exit_code(e), "", detail::now_seconds() - started, e.what() + 6);
         if (must_leave) {  // told to end: end, with the status that says no checkpoint was written
             warn(std::string("the shutdown checkpoint failed: ") + (e.what() + 6));
@@ -729,28 +804,18 @@ inline bool Checkpointer::act(const Flags& agreed, const Counts& counts) {
 
 inline std::optional<detail::control::Request> Checkpointer::claim_request() {
     // Rank 0 claims a pending request file and shares it; a bad one is reported and ignored.
-    std::string packed;
+    std::string text;
     if (comm_.rank() == 0 && options_.mode.enabled) {
         try {
             if (auto r = detail::control::claim_request(detail::control::directory(options_.dir)))
-                packed = r->id + '\n' + (r->exit ? "1" : "0") + '\n' + r->dir + '\n' + r->name + '\n' +
-                         (r->depth ? std::to_string(*r->depth) : std::string()) + '\n';
+                text = detail::control::format_request(*r);
         } catch (const Error& e) {
             warn(std::string("ignoring a checkpoint request: ") + (e.what() + 6));
         }
     }
-    comm_.bcast(packed);
-    if (packed.empty()) return std::nullopt;
-    std::vector<std::string> field;
-    for (std::size_t pos = 0, nl; (nl = packed.find('\n', pos)) != std::string::npos; pos = nl + 1)
-        field.push_back(packed.substr(pos, nl - pos));
-    detail::control::Request r;
-    r.id = field[0];
-    r.exit = field[1] == "1";
-    r.dir = field[2];
-    r.name = field[3];
-    if (!field[4].empty()) r.depth = static_cast<unsigned>(std::stoul(field[4]));
-    return r;
+    comm_.bcast(text);
+    if (text.empty()) return std::nullopt;
+    return detail::control::parse_request(text, "claimed request");  // rank 0 has parsed it once already
 }
 
 inline void Checkpointer::answer(const std::optional<detail::control::Request>& request, bool ok, int status,
@@ -782,16 +847,19 @@ inline void Checkpointer::leave(int status) {
     if (detail::main_guard_depth > 0) throw ExitRequest(status);
     // No main_guard: end the process here, as cleanly as a library can.
     join_rotation();
-    pid_file_.reset();
+    release_directory();
     signals_.reset();
     agreement_.restart(comm_);
     std::fflush(nullptr);
     std::cout.flush();
     int congruent = MPI_UNEQUAL;
     MPI_Comm_compare(comm_.get(), MPI_COMM_WORLD, &congruent);
-    // MPI_Finalize is collective over the world: only safe when every process is here.
+    detail::record_exit_status(status);
+    // MPI_Finalize is collective over the world: only safe when every process is here. (When ckpt
+    // initialised MPI, its exit handler finalises it, after HDF5's.)
     if (!detail::mpi::initialized_by_ckpt && (congruent == MPI_CONGRUENT || congruent == MPI_IDENT)) {
         comm_.barrier();
+        H5close();  // before MPI goes: HDF5's own exit handler would run after it
         MPI_Finalize();
     }
     std::exit(status);

@@ -38,6 +38,7 @@ struct ErrorInfo {
     std::string value;         ///< ConfigError: the bad value
     std::string hdf5_stack;    ///< IoError: the HDF5 error stack, innermost last
     int errno_value = 0;       ///< IoError: errno of a failed POSIX call
+    bool unsupported = false;  ///< FormatError: intact, but in a format this version cannot read
 };
 
 namespace detail {
@@ -129,10 +130,16 @@ class FormatError : public Error {
 public:
     explicit FormatError(ErrorInfo info) : Error(ErrorKind::Format, std::move(info)) {}
 
+    /// True for a file that is damaged (checksum, truncation, broken metadata), false for an
+    /// intact file in a format this version cannot read: only the first is quarantined.
+    bool corrupt() const noexcept { return !info().unsupported; }
+
     static FormatError version(const std::string& file, long found, long supported) {
-        return FormatError({"unsupported checkpoint format version " + std::to_string(found) +
-                                " (this ckpt reads version " + std::to_string(supported) + ")",
-                            file, "/", -1, "read it with the ckpt version that wrote it"});
+        ErrorInfo i{"unsupported checkpoint format version " + std::to_string(found) + " (this ckpt reads version " +
+                        std::to_string(supported) + ")",
+                    file, "/", -1, "read it with the ckpt version that wrote it"};
+        i.unsupported = true;
+        return FormatError(std::move(i));
     }
     static FormatError checksum(const std::string& file, const std::string& object, int rank) {
         return FormatError({"checksum mismatch: the stored data is corrupt", file, object, rank,
@@ -195,15 +202,21 @@ template <class E>
 
 }  // namespace detail
 
-/// The process exit status for an error that ends the program (CONTRACT section 6):
+/// The process exit status for an error that ends the program (docs/batch-contract.md section 6):
 /// 64 bad configuration, 65 corrupt or incompatible checkpoint, 66 no checkpoint where --restart
-/// pointed (an IoError with errno ENOENT), 74 I/O failure, 70 (EX_SOFTWARE) misuse or MPI failure.
+/// pointed (an IoError with errno ENOENT), 74 I/O failure, 75 (EX_TEMPFAIL) the directory is in use
+/// by another job (an IoError with errno EBUSY), 70 (EX_SOFTWARE) misuse or MPI failure.
 inline int exit_code(const Error& e) noexcept {
     switch (e.kind()) {
         case ErrorKind::Config: return 64;
         case ErrorKind::Format:
         case ErrorKind::Mismatch: return 65;
-        case ErrorKind::Io: return static_cast<const IoError&>(e).errno_value() == ENOENT ? 66 : 74;
+        case ErrorKind::Io:
+            switch (static_cast<const IoError&>(e).errno_value()) {
+                case ENOENT: return 66;  // nothing to restart from
+                case EBUSY: return 75;   // another job holds the directory: try again later
+                default: return 74;
+            }
         case ErrorKind::Usage:
         case ErrorKind::Mpi: return 70;
     }

@@ -1,5 +1,5 @@
 #pragma once
-/// How a job leaves at a safe point (CONTRACT sections 5 and 6).
+/// How a job leaves at a safe point (docs/batch-contract.md sections 5 and 6).
 ///
 /// When poll() decides the job must end (a termination signal, `halt=`, a request with
 /// action=exit), it writes the checkpoint if the mode says so and then, by default, ends the
@@ -15,6 +15,7 @@
 /// main_guard also turns a ckpt::Error that escapes (a bad --checkpoint value in the constructor,
 /// a checkpoint that cannot be read) into its contract exit status, printing the message once.
 
+#include "ckpt/detail/process_exit.hpp"
 #include "ckpt/error.hpp"
 
 #include <mpi.h>
@@ -64,7 +65,10 @@ inline int world_rank_or_zero() noexcept {
 
 /// Runs `body` (returning int, or void for 0) and returns its status, or the status a leaving
 /// job must exit with: the ExitRequest's, or exit_code(e) for a ckpt::Error (whose message rank 0
-/// of MPI_COMM_WORLD prints to stderr). Other exceptions pass through.
+/// of MPI_COMM_WORLD prints to stderr). Other exceptions pass through. When it returns a leaving
+/// status, MPI is finalised at exit if main does not do it first (every rank must, or the
+/// launcher kills the job), so `MPI_Init(); return ckpt::main_guard(...);` is a correct main, as
+/// is one that calls MPI_Finalize itself.
 /// Collective: no · Thread safety: per thread.
 template <class Body>
 int main_guard(Body&& body) {
@@ -81,9 +85,13 @@ int main_guard(Body&& body) {
             return static_cast<int>(body());
         }
     } catch (const ExitRequest& e) {
+        detail::record_exit_status(e.status());
+        detail::finalize_mpi_at_exit();  // main may return without MPI_Finalize: every rank leaves now
         return e.status();
     } catch (const Error& e) {
         if (detail::world_rank_or_zero() == 0) std::fprintf(stderr, "%s\n", e.what());
+        detail::record_exit_status(exit_code(e));
+        detail::finalize_mpi_at_exit();
         return exit_code(e);
     }
 }

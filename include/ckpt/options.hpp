@@ -1,8 +1,9 @@
 #pragma once
-/// ckpt::Options: every knob of the batch-system contract (../shared/CONTRACT.md sections 2-4),
+/// ckpt::Options: every knob of the batch-system contract (docs/batch-contract.md sections 2-4),
 /// resolved from the command line, CKPT_* environment variables and values set in code.
 
 #include "ckpt/detail/parse.hpp"
+#include "ckpt/detail/version_dir.hpp"
 #include "ckpt/error.hpp"
 
 #include <algorithm>
@@ -224,7 +225,7 @@ inline bool apply_knob(Options& o, Knob k, const std::string& text, const Settin
             set_origin(o, "dir", w.source);
             return false;
         case Knob::Name:
-            if (t.empty() || t.find('/') != std::string::npos) reject(w.option, w.shown, "a file name prefix without '/'");
+            if (!version_prefix_problem(t).empty()) reject(w.option, w.shown, version_prefix_rule());
             o.name = t;
             set_origin(o, "name", w.source);
             return false;
@@ -270,7 +271,7 @@ inline Knob item_knob(const std::string& key) {
 
 }  // namespace detail
 
-/// Apply a --checkpoint / CKPT_MODE item list (CONTRACT section 3) on top of `o`. Mode words
+/// Apply a --checkpoint / CKPT_MODE item list (docs/batch-contract.md section 3) on top of `o`. Mode words
 /// (none, enabled, shutdown, periodic, n, s, u, c, w, c=, w=) replace the mode set with the set
 /// they name, so a higher layer's `enabled` really means "not shutdown". A text of keys only keeps
 /// the mode set. A non-zero interval= / every= / c= / w= adds periodic; none/n anywhere wins over
@@ -460,8 +461,7 @@ inline void validate(const Options& o) {
                    "one signal cannot mean both \"checkpoint and continue\" and \"leave\"");
     }
     if (o.dir.empty()) reject("Options::dir", o.dir, "a directory path");
-    if (o.name.empty() || o.name.find('/') != std::string::npos)
-        reject("Options::name", o.name, "a file name prefix without '/'");
+    if (!version_prefix_problem(o.name).empty()) reject("Options::name", o.name, version_prefix_rule());
     const bool named = o.restart.kind == RestartKind::Name || o.restart.kind == RestartKind::Path;
     if (named && (o.restart.target.empty() ||
                   (o.restart.kind == RestartKind::Name && o.restart.target.find('/') != std::string::npos)))
@@ -509,7 +509,7 @@ inline Options resolve_options(int& argc, char** argv, Options in_code = {},
     return o;
 }
 
-/// One "ckpt: knob=value (from ...)" line per knob, for rank 0 to log at start-up (CONTRACT
+/// One "ckpt: knob=value (from ...)" line per knob, for rank 0 to log at start-up (docs/batch-contract.md
 /// section 2); knobs without a recorded origin say "(default)" when they hold the default.
 /// Collective: no · Throws: std::bad_alloc only · Thread safety: reentrant.
 inline std::string describe(const Options& o) {

@@ -204,7 +204,7 @@ TEST_CASE("all ranks agree on an interval checkpoint at the same poll", "[mpi][p
     std::vector<std::int64_t> first(mine.begin(), mine.end());
     MPI_Bcast(first.data(), n, MPI_INT64_T, 0, MPI_COMM_WORLD);
     REQUIRE(first == mine);
-    auto versions = ckpt::detail::complete_versions(dir.path(), "ckpt");
+    auto versions = ckpt::detail::committed_versions(dir.path(), "ckpt");
     std::string files;
     for (auto& v : versions) files += v.path + " ";
     INFO("steps checkpointed: " << n << "; files: " << files);

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <chrono>
 #include <csignal>
+#include <fstream>
 #include <thread>
 #include <cstdint>
 #include <vector>
@@ -110,7 +111,7 @@ TEST_CASE("a termination signal on one rank without shutdown: every rank leaves 
     CHECK(std::all_of(all.begin(), all.end(), [&](std::int64_t s) { return s == all[0]; }));
     CHECK(cp.exit_status() == 128 + SIGTERM);
     CHECK(cp.sequence() == 0);
-    CHECK(ckpt::detail::complete_versions(dir.path(), "ckpt").empty());
+    CHECK(ckpt::detail::committed_versions(dir.path(), "ckpt").empty());
 }
 
 TEST_CASE("a CriticalSection defers an agreed checkpoint on every rank to the same poll after it",
@@ -129,4 +130,47 @@ TEST_CASE("a CriticalSection defers an agreed checkpoint on every rank to the sa
     CHECK(cp.sequence() == 1);
     const auto all = everyones(step);
     CHECK(std::all_of(all.begin(), all.end(), [&](std::int64_t s) { return s == after + 1; }));
+}
+
+TEST_CASE("a requested checkpoint that fails writes nothing more, and the next request is answered",
+          "[mpi][signals][control]") {
+    ckpt::testing::TempDir dir(MPI_COMM_WORLD);
+    std::int64_t step = 0;
+    ckpt::Checkpointer cp(ckpt::testing::options_in(dir.path()), MPI_COMM_WORLD);
+    cp.protect("step", step).exit_policy(ckpt::ExitPolicy::Return);
+    const std::string control = ckpt::detail::control::directory(dir.path());
+    for (int i = 0; i < 10; ++i) REQUIRE_FALSE(timed_poll(cp, step));  // pid file, control directory
+    MPI_Barrier(MPI_COMM_WORLD);
+    namespace ctl = ckpt::detail::control;
+    auto ask = [&](const std::string& id, const std::string& to) {
+        if (world_rank() == 0) {
+            ctl::Request r;
+            r.id = id;
+            r.dir = to;
+            ctl::write_request(control, r);
+        }
+        cp.request_checkpoint();  // on every rank: the hook's signal reaches them all
+    };
+    if (world_rank() == 0) { std::ofstream(dir / "plain-file") << "x"; }
+    ask("hold.1", dir / "plain-file/sub");  // cannot be a directory: the write fails
+    for (int i = 0; i < 400; ++i) REQUIRE_FALSE(timed_poll(cp, step));  // several rounds
+    CHECK(cp.sequence() == 0);  // no second, unrequested attempt wrote anything
+    CHECK(ckpt::detail::committed_versions(dir.path(), "ckpt").empty());
+    if (world_rank() == 0) {
+        auto failed = ctl::read_answer(control, "hold.1");
+        REQUIRE(failed);
+        CHECK_FALSE(failed->ok);
+    }
+    // The next request is claimed and answered, not swallowed by a stale round.
+    ask("hold.2", dir / "second");
+    REQUIRE(poll_until(cp, step, [] { return false; }) > 0);
+    CHECK(cp.sequence() == 1);
+    for (int i = 0; i < 300; ++i) REQUIRE_FALSE(timed_poll(cp, step));
+    CHECK(cp.sequence() == 1);
+    if (world_rank() == 0) {
+        auto done = ctl::read_answer(control, "hold.2");
+        REQUIRE(done);
+        CHECK(done->ok);
+        CHECK(done->file == dir / "second/ckpt.000001.h5");
+    }
 }

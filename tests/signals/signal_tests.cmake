@@ -1,4 +1,4 @@
-# Real signals to real MPI jobs (CONTRACT sections 5 and 6), through the heat example.
+# Real signals to real MPI jobs (docs/batch-contract.md sections 5 and 6), through the heat example.
 if(CKPT_BUILD_EXAMPLES)
   foreach(case usr1 term term_without_shutdown every_depth interval_depth)
     foreach(np 2 4)

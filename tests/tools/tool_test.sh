@@ -140,7 +140,7 @@ list)
 info)
     checkpoints d
     expect 0 "$ckpt" info "$(v d 2)"
-    for s in "$(v d 2)" "complete" "sequence  2" "step      10" "ranks     2" "format    1, written by ckpt" \
+    for s in "$(v d 2)" "complete" "sequence  2" "step      10" "ranks     2" "format    2, written by ckpt" \
         "--checkpoint-dir d" "cwd       $work" "grid" "ckpt::ArrayView<double>" "float64" "16x32 (each of 2 ranks)" \
         "boost.binary" "scalar (each of 2 ranks)" "int64"; do has out "$s"; done
     expect 0 "$ckpt" info "$(v d 2)" --json

@@ -172,7 +172,7 @@ T roundtrip(const ckpt::testing::TempDir& dir, T original) {
 }
 
 std::string stored_attribute(const ckpt::testing::TempDir& dir, const std::string& object, const std::string& name) {
-    auto versions = ckpt::detail::complete_versions(dir.path(), "ckpt");
+    auto versions = ckpt::detail::committed_versions(dir.path(), "ckpt");
     REQUIRE(!versions.empty());
     ckpt::detail::h5::File f(versions.back().path, MPI_COMM_SELF, ckpt::detail::h5::Access::Read);
     return f.read_string_attribute(object, name);
@@ -333,7 +333,7 @@ TEST_CASE("poll checkpoints when the interval has elapsed, and not before", "[un
     ckpt::Checkpointer cp(o, MPI_COMM_WORLD);
     cp.protect("x", x);
     REQUIRE(cp.poll(1));
-    REQUIRE(ckpt::detail::complete_versions(dir.path(), "ckpt").size() == 1);
+    REQUIRE(ckpt::detail::committed_versions(dir.path(), "ckpt").size() == 1);
 }
 
 TEST_CASE("without periodic mode, poll never writes", "[unit][poll]") {

@@ -1,4 +1,4 @@
-// The control directory protocol (CONTRACT section 7, include/ckpt/detail/control.hpp): request and
+// The control directory protocol (docs/batch-contract.md section 7, include/ckpt/detail/control.hpp): request and
 // answer round trips, malformed requests, pid file liveness, and the refusal of directories that a
 // root-run hook must not trust.
 #include "testing.hpp"
@@ -414,4 +414,124 @@ TEST_CASE("session and group members include this process", "[unit][control]") {
     CHECK(std::find(group.begin(), group.end(), static_cast<long>(::getpid())) != group.end());
     const auto family = ctl::with_descendants(static_cast<long>(::getppid()));
     CHECK(std::find(family.begin(), family.end(), static_cast<long>(::getpid())) != family.end());
+}
+
+TEST_CASE("parse_request refuses a carriage return inside dir= or name=, as write_request does", "[unit][control]") {
+    for (const std::string bad : {"dir=/a\rb\n", "name=a\rb\n", "dir=/a\r\r\n"}) {
+        INFO(bad);
+        CHECK_THROWS_AS(ctl::parse_request("id=x-1\n" + bad, "request"), ckpt::ConfigError);
+    }
+    ctl::Request r;
+    r.id = "x-2";
+    r.dir = "/a\rb";
+    TempDir dir;
+    CHECK_THROWS_AS(ctl::write_request(dir.path(), r), ckpt::UsageError);
+}
+
+namespace {
+/// Runs `body` in a forked child that then waits for a byte on the returned pipe before leaving
+/// without destructors (as a killed process would). Returns the child's pid once `body` is done.
+template <class Body>
+pid_t hold_in_child(Body body, int& go_fd) {
+    int ready[2], go[2];
+    REQUIRE(::pipe(ready) == 0);
+    REQUIRE(::pipe(go) == 0);
+    const pid_t child = ::fork();
+    REQUIRE(child >= 0);
+    if (child == 0) {
+        char c = 'r';
+        try {
+            body();
+        } catch (...) {
+            c = 'x';
+        }
+        (void)!::write(ready[1], &c, 1);
+        (void)!::read(go[0], &c, 1);
+        ::_exit(0);
+    }
+    char c = 0;
+    REQUIRE(::read(ready[0], &c, 1) == 1);
+    REQUIRE(c == 'r');
+    ::close(ready[0]);
+    ::close(ready[1]);
+    ::close(go[0]);
+    go_fd = go[1];
+    return child;
+}
+void end_child(pid_t child, int go_fd) {
+    char c = 'g';
+    (void)!::write(go_fd, &c, 1);
+    ::close(go_fd);
+    int status = 0;
+    REQUIRE(::waitpid(child, &status, 0) == child);
+}
+}  // namespace
+
+TEST_CASE("a second job on the same directory and name fails at construction with 75, naming the holder",
+          "[unit][control][lock]") {
+    TempDir dir;
+    int go = -1;
+    const pid_t child = hold_in_child([&] { static auto* held = new ckpt::detail::JobLock(dir.path(), "ckpt"); (void)held; }, go);
+    std::int64_t x = 0;
+    try {
+        ckpt::Checkpointer cp(ckpt::testing::options_in(dir.path()), MPI_COMM_WORLD);
+        FAIL("a second job took the lock");
+    } catch (const ckpt::IoError& e) {
+        CHECK(ckpt::exit_code(e) == 75);
+        CHECK(e.errno_value() == EBUSY);
+        CHECK_THAT(e.what(), Contains("another job") && Contains("host " + ctl::host_name()) &&
+                                 Contains("pid " + std::to_string(child)) && Contains("lock.ckpt"));
+    }
+    {  // another name in the same directory is another job's business
+        auto o = ckpt::testing::options_in(dir.path());
+        o.name = "other";
+        ckpt::Checkpointer cp(o, MPI_COMM_WORLD);
+        cp.protect("x", x);
+        CHECK_FALSE(cp.checkpoint().empty());
+    }
+    end_child(child, go);  // dies holding it: the kernel releases the lock, the file stays
+    CHECK(fs::exists(ctl::directory(dir.path()) + "/lock.ckpt"));
+    ckpt::Checkpointer cp(ckpt::testing::options_in(dir.path()), MPI_COMM_WORLD);
+    cp.protect("x", x);
+    CHECK_FALSE(cp.checkpoint().empty());
+    ckpt::Checkpointer second(ckpt::testing::options_in(dir.path()), MPI_COMM_WORLD);  // one process: shared
+}
+
+TEST_CASE("a dead process's pid file is removed when the next one is made", "[unit][control]") {
+    TempDir dir;
+    const std::string control = ctl::directory(dir.path());
+    int go = -1;
+    const pid_t child = hold_in_child([&] { static auto* held = new ctl::PidFile(control); (void)held; }, go);
+    const std::string stale = control + "/pid." + ctl::host_name() + "." + std::to_string(child);
+    REQUIRE(fs::exists(stale));
+    ctl::PidFile live_one(control);  // the child still runs: its file stays
+    CHECK(fs::exists(stale));
+    end_child(child, go);
+    {
+        ctl::PidFile* again = nullptr;
+        const pid_t other = hold_in_child([&] { again = new ctl::PidFile(control); }, go);
+        end_child(other, go);
+    }
+    CHECK_FALSE(fs::exists(stale));
+}
+
+TEST_CASE("a run that writes nothing leaves no checkpoint or control directory behind", "[unit][control]") {
+    TempDir dir;
+    const std::string where = dir / "ckpt";
+    {
+        std::int64_t step = 0;
+        ckpt::Checkpointer cp(ckpt::testing::options_in(where), MPI_COMM_WORLD);
+        cp.protect("step", step).exit_policy(ckpt::ExitPolicy::Return);
+        for (step = 1; step < 5; ++step) cp.poll(step);
+        REQUIRE(fs::exists(ctl::directory(where)));  // reachable by requests while it runs
+    }
+    CHECK_FALSE(fs::exists(where));
+    {  // a directory that was there before stays, and one that was written to keeps its control directory
+        fs::create_directories(where);
+        std::int64_t step = 0;
+        ckpt::Checkpointer cp(ckpt::testing::options_in(where), MPI_COMM_WORLD);
+        cp.protect("step", step);
+    }
+    CHECK(fs::exists(where));
+    CHECK_FALSE(fs::exists(ctl::directory(where)));
 }

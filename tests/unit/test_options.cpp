@@ -1,4 +1,4 @@
-// Unit tests for ckpt/options.hpp and ckpt/detail/parse.hpp: every knob of CONTRACT sections 2-5,
+// Unit tests for ckpt/options.hpp and ckpt/detail/parse.hpp: every knob of docs/batch-contract.md sections 2-5,
 // parsed from an injected environment (never the real one) and a fake argv.
 #include <catch2/catch.hpp>
 

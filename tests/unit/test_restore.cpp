@@ -47,11 +47,12 @@ private:
 };
 
 /// The names of the directory's entries (not recursive), sorted.
+/// The files of `dir`, but for the control directory `.ckpt` (the running job's lock, pid files).
 std::set<std::string> files_in(const std::string& dir) {
     std::set<std::string> out;
     std::error_code ec;
     for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec))
-        out.insert(it->path().filename().string());
+        if (it->path().filename() != ".ckpt") out.insert(it->path().filename().string());
     return out;
 }
 
@@ -294,9 +295,13 @@ TEST_CASE("restore none returns false and touches neither state, hooks nor direc
     REQUIRE(cp.sequence() == 0);
     REQUIRE(cp.last_path().empty());
     REQUIRE(files_in(dir.path()) == before);
-    // A directory that does not exist is not created by a restore of none.
-    ckpt::Checkpointer other(options_in(dir / "absent", ckpt::RestartKind::None), MPI_COMM_WORLD);
-    REQUIRE_FALSE(other.restore_if_requested());
+    // A directory that does not exist holds only the job's lock while the job runs, and goes
+    // with a job that wrote nothing.
+    {
+        ckpt::Checkpointer other(options_in(dir / "absent", ckpt::RestartKind::None), MPI_COMM_WORLD);
+        REQUIRE_FALSE(other.restore_if_requested());
+        REQUIRE(files_in(dir / "absent").empty());
+    }
     REQUIRE_FALSE(fs::exists(dir / "absent"));
 }
 
@@ -542,17 +547,65 @@ TEST_CASE("rotation leaves other name prefixes and unrelated files alone", "[uni
 // --------------------------------------------------------------------------------------------
 // Corrupt and foreign files
 
-TEST_CASE("latest and auto skip a truncated newest version with a warning naming it", "[unit][restore][errors]") {
-    TempDir dir;
-    write_two_big_versions(dir.path());
-    const std::string newest = version_path(dir.path(), 2);
-    truncate_to_half(newest);
+TEST_CASE("latest and auto skip a truncated newest version with a warning naming it, and quarantine it",
+          "[unit][restore][errors]") {
     for (auto kind : {ckpt::RestartKind::Latest, ckpt::RestartKind::Auto}) {
+        TempDir dir;
+        write_two_big_versions(dir.path());
+        const std::string newest = version_path(dir.path(), 2);
+        truncate_to_half(newest);
         XBig state(options_in(dir.path(), kind));
         const std::string warning = falls_back_to_version_1(state);
         REQUIRE(state.cp.last_path() == version_path(dir.path(), 1));
-        REQUIRE_THAT(warning, Contains("skipping") && Contains(newest));
+        REQUIRE_THAT(warning, Contains("skipping") && Contains(newest) && Contains("quarantined"));
+        CHECK_FALSE(fs::exists(newest));
+        CHECK(fs::exists(newest + ".bad"));
     }
+}
+
+TEST_CASE("a quarantined version does not count toward the depth: rotation keeps the good older one",
+          "[unit][restore][errors][rotation]") {
+    TempDir dir;
+    write_two_big_versions(dir.path());  // depth 2: versions 1 and 2
+    flip_byte_in_middle(version_path(dir.path(), 2));
+    {
+        XBig state(options_in(dir.path(), ckpt::RestartKind::Latest, 2));
+        falls_back_to_version_1(state);
+        state.x = 3;
+        state.big = big_values(3);
+        REQUIRE(state.cp.checkpoint() == version_path(dir.path(), 3));  // a new sequence, not 2 again
+        state.cp.sync();  // rotation done
+    }
+    // Before quarantine, version 1 was deleted here and the corrupt version 2 kept.
+    CHECK(fs::exists(version_path(dir.path(), 1)));
+    CHECK(fs::exists(version_path(dir.path(), 2) + ".bad"));
+    CHECK(fs::exists(version_path(dir.path(), 3)));
+    // One more corruption, and a good version is still there.
+    flip_byte_in_middle(version_path(dir.path(), 3));
+    XBig state(options_in(dir.path(), ckpt::RestartKind::Latest, 2));
+    falls_back_to_version_1(state);
+    // The quarantined files stay for inspection; `--restart latest` never counts them.
+    CHECK(ckpt::detail::committed_versions(dir.path(), "ckpt").size() == 1);
+    CHECK(ckpt::detail::list_versions(dir.path(), "ckpt").size() == 3);
+}
+
+TEST_CASE("a file in a format this version cannot read is skipped but not quarantined", "[unit][restore][errors]") {
+    TempDir dir;
+    write_two_big_versions(dir.path());
+    const std::string newest = version_path(dir.path(), 2);
+    {
+        hid_t f = H5Fopen(newest.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
+        REQUIRE(f >= 0);
+        hid_t a = H5Aopen(f, "ckpt.format_version", H5P_DEFAULT);
+        const std::int64_t future = CKPT_FORMAT_VERSION + 1;
+        H5Awrite(a, H5T_NATIVE_INT64, &future);
+        H5Aclose(a);
+        H5Fclose(f);
+    }
+    XBig state(options_in(dir.path(), ckpt::RestartKind::Latest));
+    const std::string warning = falls_back_to_version_1(state);
+    CHECK_THAT(warning, Contains("unsupported checkpoint format version"));
+    CHECK(fs::exists(newest));  // intact: left for the newer ckpt that reads it
 }
 
 TEST_CASE("an explicit truncated version is a FormatError, exit 65", "[unit][restore][errors]") {
@@ -610,15 +663,16 @@ TEST_CASE("latest skips a newest version whose data fails its checksum", "[unit]
         const std::string warning = falls_back_to_version_1(state);
         REQUIRE_THAT(warning, Contains("skipping") && Contains(newest) && Contains("checksum"));
     }
-    // Named explicitly, the same file is a FormatError that says checksum.
+    // Named explicitly (now quarantined), the same file is a FormatError that says checksum.
+    const std::string bad = newest + ".bad";
     XBig state(options_in(dir.path()));
     auto& [x, big, _hooks, cp] = state;
     try {
-        cp.restore(spec_of(ckpt::RestartKind::Path, 0, newest));
+        cp.restore(spec_of(ckpt::RestartKind::Path, 0, bad));
         FAIL("restore of a corrupt file did not throw");
     } catch (const ckpt::FormatError& e) {
         CHECK(ckpt::exit_code(e) == 65);
-        CHECK_THAT(e.what(), Contains("checksum") && Contains(newest) && Contains("/state/big"));
+        CHECK_THAT(e.what(), Contains("checksum") && Contains(bad) && Contains("/state/big"));
         CHECK(e.object() == "/state/big");
     }
 }
@@ -691,11 +745,11 @@ TEST_CASE("latest falls back over a junk newest file and a foreign HDF5 file", "
 
 TEST_CASE("when every version is corrupt, latest throws the newest failure's kind: no usable checkpoint",
           "[unit][restore][errors]") {
-    TempDir dir;
-    write_two_big_versions(dir.path());
-    truncate_to_half(version_path(dir.path(), 1));
-    truncate_to_half(version_path(dir.path(), 2));
     for (auto kind : {ckpt::RestartKind::Latest, ckpt::RestartKind::Auto}) {
+        TempDir dir;
+        write_two_big_versions(dir.path());
+        truncate_to_half(version_path(dir.path(), 1));
+        truncate_to_half(version_path(dir.path(), 2));
         XBig state(options_in(dir.path(), kind));
         auto& [x, big, hooks, cp] = state;
         CerrCapture err;
@@ -1164,11 +1218,11 @@ TEST_CASE("the written file's root attributes record format, sequence, ranks and
     const std::string second = cp.last_path();
     REQUIRE(second == version_path(dir.path(), 2));
 
-    REQUIRE(raw_root_attribute(first, "ckpt.format_version") == 1);
+    REQUIRE(raw_root_attribute(first, "ckpt.format_version") == CKPT_FORMAT_VERSION);
     REQUIRE(raw_root_attribute(first, "ckpt.sequence") == 1);
     REQUIRE(raw_root_attribute(first, "ckpt.ranks") == 1);
     REQUIRE(raw_root_attribute(first, "ckpt.step") == -1);
-    REQUIRE(raw_root_attribute(second, "ckpt.format_version") == 1);
+    REQUIRE(raw_root_attribute(second, "ckpt.format_version") == CKPT_FORMAT_VERSION);
     REQUIRE(raw_root_attribute(second, "ckpt.sequence") == 2);
     REQUIRE(raw_root_attribute(second, "ckpt.ranks") == 1);
     REQUIRE(raw_root_attribute(second, "ckpt.step") == 5);
@@ -1179,4 +1233,167 @@ TEST_CASE("the written file's root attributes record format, sequence, ranks and
     back.protect("x", rx);
     REQUIRE(back.restore_if_requested());
     REQUIRE(back.sequence() == 2);
+}
+
+TEST_CASE("argv is stored as fixed-length strings, and a format 1 file's variable-length argv still reads",
+          "[unit][restore]") {
+    TempDir dir;
+    std::int64_t x = 3;
+    std::string path;
+    {
+        char a0[] = "sim", a1[] = "--steps", a2[] = "1000", a3[] = "";
+        char* args[] = {a0, a1, a2, a3, nullptr};
+        int argc = 4;
+        auto o = options_in(dir.path());
+        ckpt::Checkpointer cp(argc, args, MPI_COMM_WORLD, o);
+        cp.protect("x", x);
+        path = cp.checkpoint();
+    }
+    const std::vector<std::string> argv{"sim", "--steps", "1000", ""};
+    {  // in the checksummed object header, not the global heap: a flipped bit cannot crash a reader
+        hid_t f = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+        hid_t a = H5Aopen(f, "ckpt.argv", H5P_DEFAULT);
+        hid_t t = H5Aget_type(a);
+        CHECK(H5Tis_variable_str(t) == 0);
+        H5Tclose(t);
+        H5Aclose(a);
+        H5Fclose(f);
+        ckpt::detail::h5::File file(path, MPI_COMM_SELF, ckpt::detail::h5::Access::Read);
+        CHECK(file.read_strings_attribute("/", "ckpt.argv") == argv);
+    }
+    {  // rewrite it as format 1 did
+        hid_t f = H5Fopen(path.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
+        H5Adelete(f, "ckpt.argv");
+        hid_t t = H5Tcopy(H5T_C_S1);
+        H5Tset_size(t, H5T_VARIABLE);
+        H5Tset_cset(t, H5T_CSET_UTF8);
+        hsize_t n = argv.size();
+        hid_t sp = H5Screate_simple(1, &n, nullptr);
+        hid_t a = H5Acreate2(f, "ckpt.argv", t, sp, H5P_DEFAULT, H5P_DEFAULT);
+        std::vector<const char*> ptrs;
+        for (const auto& s : argv) ptrs.push_back(s.c_str());
+        REQUIRE(H5Awrite(a, t, ptrs.data()) >= 0);
+        const std::int64_t one = 1;
+        hid_t v = H5Aopen(f, "ckpt.format_version", H5P_DEFAULT);
+        H5Awrite(v, H5T_NATIVE_INT64, &one);
+        for (hid_t id : {v, a}) H5Aclose(id);
+        H5Sclose(sp);
+        H5Tclose(t);
+        H5Fclose(f);
+    }
+    ckpt::detail::h5::File file(path, MPI_COMM_SELF, ckpt::detail::h5::Access::Read);
+    CHECK(file.read_strings_attribute("/", "ckpt.argv") == argv);
+    std::int64_t back = 0;
+    ckpt::Checkpointer cp(options_in(dir.path(), ckpt::RestartKind::Latest), MPI_COMM_WORLD);
+    cp.protect("x", back);
+    REQUIRE(cp.restore_if_requested());
+    CHECK(back == 3);
+}
+
+// --------------------------------------------------------------------------------------------
+// Directory names and the commit
+
+TEST_CASE("a checkpoint directory whose name holds a newline is written and restored", "[unit][restore]") {
+    TempDir dir;
+    const std::string odd = dir / "run\n1";
+    write_versions(odd, 2);
+    std::int64_t x = 0;
+    std::vector<double> v;
+    ckpt::Checkpointer cp(options_in(odd, ckpt::RestartKind::Latest), MPI_COMM_WORLD);
+    cp.protect("x", x).protect("v", v);
+    REQUIRE(cp.restore_if_requested());
+    CHECK(cp.last_path() == version_path(odd, 2));
+    CHECK(x == 102);
+}
+
+TEST_CASE("a directory fsync that fails after the rename is a warning: the version is committed",
+          "[unit][restore][commit]") {
+    TempDir dir;
+    const std::string tmp = dir / "ckpt.000001.h5.tmp", final_path = dir / "ckpt.000001.h5";
+    const auto created = ckpt::detail::create_exclusive(tmp, "the test's temporary");
+    write_text(tmp, "data");
+    auto failing = +[](const std::string& path, bool) {
+        ckpt::detail::raise(ckpt::detail::posix_error("fsync", path, EIO));
+    };
+    const std::string warning = ckpt::detail::commit(tmp, final_path, created, failing);
+    CHECK_THAT(warning, Contains("is committed") && Contains(final_path) && Contains("Input/output error"));
+    CHECK(fs::exists(final_path));
+    CHECK_FALSE(fs::exists(tmp));
+    // Before the rename, a failure is still a failure: nothing was committed.
+    CHECK_THROWS_AS(ckpt::detail::commit(dir / "absent.tmp", dir / "absent.h5", created, failing), ckpt::IoError);
+    CHECK_FALSE(fs::exists(dir / "absent.h5"));
+}
+
+// --------------------------------------------------------------------------------------------
+// A directory other users can write
+
+TEST_CASE("a link planted at the next temporary's name is never written through", "[unit][restore][security]") {
+    TempDir dir;
+    write_versions(dir.path(), 1);
+    const std::string victim = dir / "victim";
+    write_text(victim, "precious");
+    // Listing counts a planted name as a sequence number, so an attacker must plant between the
+    // listing and the write: write_file() at the planted name stands for losing that race.
+    ckpt::detail::mpi::Comm comm(MPI_COMM_WORLD);
+    std::int64_t x = 5;
+    std::vector<double> v(3, 1.0);
+    std::vector<ckpt::detail::SaveNode> nodes;
+    ckpt::Writer w(nodes, "/state");
+    w.write("x", x);
+    w.write("v", v);
+    ckpt::detail::FileMeta meta;
+    meta.sequence = 2;
+    meta.ranks = 1;
+    for (const std::string suffix : {".tmp", ".reserve"}) {
+        INFO(suffix);
+        const std::string tmp = version_path(dir.path(), 2) + ".tmp", planted = version_path(dir.path(), 2) + suffix;
+        fs::create_symlink(victim, planted);
+        try {
+            ckpt::detail::write_file(tmp, comm, nodes, meta);
+            FAIL("a checkpoint wrote through a planted link");
+        } catch (const ckpt::IoError& e) {
+            CHECK_THAT(e.what(), Contains(planted) && Contains("did not create"));
+            CHECK(ckpt::exit_code(e) == 74);
+        }
+        std::ifstream in(victim);
+        std::string text((std::istreambuf_iterator<char>(in)), {});
+        CHECK(text == "precious");
+        CHECK_FALSE(fs::exists(version_path(dir.path(), 2)));
+        fs::remove(planted);
+        fs::remove(tmp);
+    }
+}
+
+TEST_CASE("latest skips a version another user owns in a directory others can write", "[unit][restore][security]") {
+    if (::geteuid() != 0) {
+        WARN("not root: cannot give a file to another user; skipped");
+        return;
+    }
+    TempDir dir;
+    write_versions(dir.path(), 2);
+    REQUIRE(::chown(version_path(dir.path(), 2).c_str(), 12345, 12345) == 0);
+    std::int64_t x = 0;
+    std::vector<double> v;
+    {  // only this user can write the directory: the owner does not matter
+        ckpt::Checkpointer cp(options_in(dir.path(), ckpt::RestartKind::Latest), MPI_COMM_WORLD);
+        cp.protect("x", x).protect("v", v);
+        REQUIRE(cp.restore_if_requested());
+        CHECK(x == 102);
+    }
+    fs::permissions(dir.path(), fs::perms::others_write | fs::perms::sticky_bit, fs::perm_options::add);
+    {
+        ckpt::Checkpointer cp(options_in(dir.path(), ckpt::RestartKind::Latest), MPI_COMM_WORLD);
+        cp.protect("x", x).protect("v", v);
+        CerrCapture err;
+        REQUIRE(cp.restore_if_requested());
+        CHECK(x == 101);
+        CHECK_THAT(err.text(), Contains("skipping " + version_path(dir.path(), 2)) && Contains("uid 12345"));
+    }
+    // Asked for by path, it is restored, with a warning.
+    ckpt::Checkpointer cp(options_in(dir.path()), MPI_COMM_WORLD);
+    cp.protect("x", x).protect("v", v);
+    CerrCapture err;
+    REQUIRE(cp.restore(spec_of(ckpt::RestartKind::Path, 0, version_path(dir.path(), 2))));
+    CHECK(x == 102);
+    CHECK_THAT(err.text(), Contains("as asked") && Contains("uid 12345"));
 }

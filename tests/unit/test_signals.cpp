@@ -16,7 +16,7 @@ namespace {
 
 std::vector<std::uint64_t> sequences(const std::string& dir) {
     std::vector<std::uint64_t> out;
-    for (const auto& v : ckpt::detail::complete_versions(dir, "ckpt")) out.push_back(v.sequence);
+    for (const auto& v : ckpt::detail::committed_versions(dir, "ckpt")) out.push_back(v.sequence);
     return out;
 }
 
@@ -242,9 +242,11 @@ TEST_CASE("a request file redirects the signalled checkpoint and is answered", "
     ckpt::Checkpointer cp(returning(dir.path()));
     cp.protect("step", step).exit_policy(ckpt::ExitPolicy::Return);
     const std::string control = ckpt::detail::control::directory(dir.path());
-    CHECK_FALSE(std::filesystem::exists(control));
+    const std::string pid_file =
+        control + "/pid." + ckpt::detail::control::host_name() + "." + std::to_string(::getpid());
+    CHECK_FALSE(std::filesystem::exists(pid_file));
     CHECK_FALSE(cp.poll(4));
-    REQUIRE(std::filesystem::exists(control));  // the pid file is made at the first poll
+    REQUIRE(std::filesystem::exists(pid_file));  // made at the first poll: the loop is running
 
     ckpt::detail::control::Request r;
     r.id = "torque.1";

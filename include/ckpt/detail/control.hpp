@@ -1,5 +1,5 @@
 #pragma once
-/// The control directory `<dir>/.ckpt` (CONTRACT section 7): how a batch hook, or `ckpt request`,
+/// The control directory `<dir>/.ckpt` (docs/batch-contract.md section 7): how a batch hook, or `ckpt request`,
 /// reaches a running job.
 ///
 ///   pid.<host>.<pid>   one per process, held open and flock()ed for the process lifetime
@@ -57,7 +57,7 @@ struct Request {
 struct Answer {
     std::string id;
     bool ok = false;
-    int status = 0;      ///< 0 when ok, else the exit code the failure maps to (CONTRACT section 6)
+    int status = 0;      ///< 0 when ok, else the exit code the failure maps to (docs/batch-contract.md section 6)
     std::string file;    ///< the checkpoint written
     double seconds = 0;  ///< how long the checkpoint took
     std::string msg;     ///< one line, for people
@@ -287,6 +287,16 @@ private:
     Fd fd_;
 };
 
+/// Creates `<ckpt dir>` (mkdir -p) and its control directory (mode 0700) if they are missing.
+/// Returns whether it made the control directory. Throws: IoError naming the directory.
+inline bool make_control_directory(const std::string& control_dir) {
+    make_directories(parent_directory(control_dir));
+    if (::mkdir(control_dir.c_str(), 0700) == 0) return true;
+    const int err = errno;
+    if (err != EEXIST) raise(posix_error("creating control directory", control_dir, err));
+    return false;
+}
+
 /// Whether a directory entry exists (without following a symlink).
 inline bool exists_in(const Dir& d, const std::string& name) {
     struct stat st {};
@@ -324,11 +334,7 @@ inline Table& table() {
 class PidFile {
 public:
     explicit PidFile(const std::string& control_dir) {
-        make_directories(parent_directory(control_dir));
-        if (::mkdir(control_dir.c_str(), 0700) != 0 && errno != EEXIST) {
-            const int err = errno;
-            raise(posix_error("creating control directory", control_dir, err));
-        }
+        make_control_directory(control_dir);
         Dir dir(control_dir);
         struct stat st {};
         if (::fstat(dir.fd(), &st) != 0) {
@@ -373,7 +379,20 @@ public:
     const std::string& path() const noexcept { return path_; }
 
 private:
+    /// Pid files of processes of this host that no longer exist (killed ranks leave theirs).
+    /// Other hosts' files are left to their own processes, which can tell.
+    static void remove_stale(const Dir& dir) {
+        const std::string prefix = "pid." + host_name() + ".";
+        for (const auto& name : dir.entries()) {
+            if (name.rfind(prefix, 0) != 0) continue;
+            const auto pid = to_uint(std::string_view(name).substr(prefix.size()), LONG_MAX);
+            if (pid && *pid > 0 && ::kill(static_cast<pid_t>(*pid), 0) != 0 && errno == ESRCH)
+                ::unlinkat(dir.fd(), name.c_str(), 0);
+        }
+    }
+
     static pid_registry::Held create(const Dir& dir) {
+        remove_stale(dir);
         pid_registry::Held h;
         h.name = "pid." + host_name() + "." + std::to_string(static_cast<long>(::getpid()));
         h.path = dir / h.name;
@@ -437,6 +456,15 @@ private:
     bool active_ = true;
 };
 
+/// Why `dir` cannot be a request's dir= value, or "" if it can (empty: not given). A request is
+/// one key=value per line, so a line break cannot travel in it.
+inline std::string request_dir_problem(const std::string& dir) {
+    if (dir.empty()) return {};
+    if (dir[0] != '/') return "expected an absolute path";
+    if (dir.find_first_of("\r\n") != std::string::npos) return "it contains a line break, which a request cannot carry";
+    return {};
+}
+
 /// Parses the text of a request file; `file` is what errors name.
 /// Throws: ConfigError naming the file, the line and the value.
 inline Request parse_request(const std::string& text, const std::string& file) {
@@ -474,14 +502,13 @@ inline Request parse_request(const std::string& text, const std::string& file) {
             r.exit = value == "exit";
         } else if (key == "dir") {
             // Empty means "not given": hooks pass "-" or nothing for an empty Torque argument.
-            if (!value.empty() && value[0] != '/')
-                fail(line_no, "bad value \"" + value + "\" for dir: expected an absolute path", key, value);
+            const std::string problem = request_dir_problem(value);
+            if (!problem.empty()) fail(line_no, "bad value \"" + value + "\" for dir: " + problem, key, value);
             r.dir = value;
         } else if (key == "name") {
-            if (value.find('/') != std::string::npos || (!value.empty() && value[0] == '.'))
-                fail(line_no,
-                     "bad value \"" + value +
-                         "\" for name: expected a file name prefix without '/' that does not start with '.'",
+            const std::string problem = value.empty() ? std::string() : version_prefix_problem(value);
+            if (!problem.empty())
+                fail(line_no, "bad value \"" + value + "\" for name: " + problem + "; expected " + version_prefix_rule(),
                      key, value);
             r.name = value;
         } else if (key == "depth") {
@@ -576,12 +603,11 @@ inline void write_request(const std::string& control_dir, const Request& r) {
         raise(UsageError({"invalid request: " + what, control_dir, "", -1, {}}));
     };
     if (!valid_id(r.id)) invalid("id \"" + r.id + "\" is not 1 to 128 characters of [A-Za-z0-9._-]");
-    for (const std::string* s : {&r.dir, &r.name})
-        if (s->find('\n') != std::string::npos || s->find('\r') != std::string::npos)
-            invalid("\"" + *s + "\" contains a line break");
-    if (!r.dir.empty() && r.dir[0] != '/') invalid("dir \"" + r.dir + "\" is not an absolute path");
-    if (r.name.find('/') != std::string::npos || (!r.name.empty() && r.name[0] == '.'))
-        invalid("name \"" + r.name + "\" contains '/' or starts with '.'");
+    // The same rules as parse_request(): what one writes, the other reads.
+    if (const std::string problem = request_dir_problem(r.dir); !problem.empty())
+        invalid("dir \"" + r.dir + "\": " + problem);
+    if (const std::string problem = r.name.empty() ? std::string() : version_prefix_problem(r.name); !problem.empty())
+        invalid("name \"" + r.name + "\": " + problem);
 
     Dir dir(control_dir);
     const std::string tmp = "tmp.request." + r.id;

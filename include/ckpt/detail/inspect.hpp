@@ -7,7 +7,7 @@
 /// Files are opened through the same h5::File the library restores with, on MPI_COMM_SELF (the
 /// tool is a serial MPI program; MPI starts as a singleton on first use).
 
-#include "ckpt/detail/atomic_commit.hpp"
+#include "ckpt/detail/version_dir.hpp"
 #include "ckpt/detail/checksum.hpp"
 #include "ckpt/detail/element.hpp"
 #include "ckpt/detail/h5/file.hpp"
@@ -28,28 +28,17 @@
 
 namespace ckpt::detail::inspect {
 
-/// A file in a checkpoint directory whose name is `<name>.<seq>.h5` or `<name>.<seq>.h5.tmp`.
+/// A file in a checkpoint directory whose name is a version's (version_dir.hpp).
 struct Listed {
     std::string path;  ///< directory joined with the file name
     std::string file;  ///< the file name
     std::string name;  ///< the name prefix
     std::uint64_t sequence = 0;
-    bool temporary = false;     ///< `.tmp`: being written, or a failed write
+    bool temporary = false;     ///< `.tmp` or `.reserve`: being written, or a failed write
+    bool quarantined = false;   ///< `.bad`: failed verification at a restore, kept for inspection
     std::uint64_t size = 0;     ///< bytes
     std::int64_t mtime_ns = 0;  ///< last modification, nanoseconds since the epoch
 };
-
-/// Splits "<name>.<digits>.h5[.tmp]" at its last numeric component; false for any other name.
-inline bool split_version_name(const std::string& file, std::string& name, Version& v) {
-    std::string rest = file;
-    if (rest.size() > 4 && rest.compare(rest.size() - 4, 4, ".tmp") == 0) rest.resize(rest.size() - 4);
-    if (rest.size() < 4 || rest.compare(rest.size() - 3, 3, ".h5") != 0) return false;
-    rest.resize(rest.size() - 3);
-    const std::size_t dot = rest.rfind('.');
-    if (dot == std::string::npos || dot == 0) return false;
-    name = rest.substr(0, dot);
-    return parse_version_name(file, name, v);  // the library's own rule decides
-}
 
 /// Every version file in `dir` (of the prefix `only` if not empty), ordered by name prefix, then
 /// sequence, then final before temporary. Throws: IoError (ENOENT: no such directory).
@@ -72,6 +61,7 @@ inline std::vector<Listed> scan(const std::string& dir, const std::string& only 
         l.path = join_path(dir, l.file);
         l.sequence = v.sequence;
         l.temporary = v.temporary;
+        l.quarantined = v.quarantined;
         struct stat fs {};
         if (::stat(l.path.c_str(), &fs) != 0 || !S_ISREG(fs.st_mode)) continue;  // vanished, or not a file
         l.size = static_cast<std::uint64_t>(fs.st_size);
@@ -308,6 +298,7 @@ inline FileInfo examine(const std::string& path) {
     info.version_name = split_version_name(info.listed.file, info.listed.name, v);
     info.listed.sequence = v.sequence;
     info.listed.temporary = v.temporary;
+    info.listed.quarantined = v.quarantined;
 
     try {
         h5::File file = open(path);
@@ -347,6 +338,10 @@ inline FileInfo examine(const std::string& path) {
         info.problem = "temporary file: not committed (being written, or the write failed)";
         return info;
     }
+    if (info.version_name && info.listed.quarantined) {
+        info.problem = "quarantined: a restore found it corrupt (kept for inspection, never restored)";
+        return info;
+    }
     if (info.version_name && static_cast<std::uint64_t>(info.sequence) != info.listed.sequence) {
         info.problem = "the file name says sequence " + std::to_string(info.listed.sequence) + ", ckpt.sequence says " +
                        std::to_string(info.sequence);
@@ -379,6 +374,7 @@ inline std::vector<Problem> verify(const FileInfo& info, VerifyStats* stats = nu
         return problems;
     }
     if (info.listed.temporary) problems.push_back({info.path, "", -1, "temporary file: not committed"});
+    if (info.listed.quarantined) problems.push_back({info.path, "", -1, "quarantined: a restore found it corrupt"});
     for (const auto& e : info.entries)
         if (!e.problem.empty()) problems.push_back({info.path, e.name, -1, e.problem});
     if (problems.empty() && !info.complete) problems.push_back({info.path, "", -1, info.problem});

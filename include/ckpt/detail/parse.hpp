@@ -1,5 +1,5 @@
 #pragma once
-/// Internal parsers for the ckpt knobs (../shared/CONTRACT.md sections 2-5): blanks, unsigned
+/// Internal parsers for the ckpt knobs (docs/batch-contract.md sections 2-5): blanks, unsigned
 /// integers, durations, signal names, the `--checkpoint` item syntax and `%j` expansion. Every
 /// failure throws ckpt::ConfigError naming the option or variable and the bad value.
 
@@ -277,7 +277,7 @@ inline const char* checkpoint_items_expected() {
            "or the letters n, s, u, c, c=, w, w=, separated by commas";
 }
 
-/// Split and classify `checkpoint := item {"," item}` (CONTRACT section 3); values are parsed later.
+/// Split and classify `checkpoint := item {"," item}` (docs/batch-contract.md section 3); values are parsed later.
 inline std::vector<CheckpointItem> parse_checkpoint_items(const std::string& text, const std::string& option) {
     std::vector<CheckpointItem> items;
     for (const auto& piece : split(text, ',')) {

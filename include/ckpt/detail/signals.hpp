@@ -1,5 +1,5 @@
 #pragma once
-/// Signal handlers that only count (CONTRACT section 5). The handler increments a per-signal
+/// Signal handlers that only count (docs/batch-contract.md section 5). The handler increments a per-signal
 /// counter, chains to the handler installed before it, and does nothing else; poll() reads the
 /// counters at its next safe point. Installation is reference-counted per signal across every
 /// checkpointer of the process, and the previous action is restored when the last one goes.

@@ -7,6 +7,7 @@
 /// given back just before the metadata flush, which then finds the room it needs. A disk too full
 /// for the reserve fails cleanly, before any collective HDF5 call.
 
+#include "ckpt/detail/version_dir.hpp"
 #include "ckpt/error.hpp"
 
 #include <fcntl.h>
@@ -28,12 +29,12 @@ public:
     SpaceReserve& operator=(const SpaceReserve&) = delete;
     ~SpaceReserve() { release(); }
 
-    /// Allocates `bytes` of disk in a new file at `path` (replacing a stale one). Throws IoError
-    /// naming the file, with nothing left behind.
+    /// Allocates `bytes` of disk in a new file at `path`, which must not exist (never a planted
+    /// file or link). Throws IoError naming the file, with nothing left behind.
     void hold(const std::string& path, std::uint64_t bytes) {
         release();
-        const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-        if (fd < 0) raise(posix_error("creating the metadata reserve", path, errno));
+        const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (fd < 0) raise(posix_error("creating the metadata reserve", path, errno, refusal_hint(errno)));
         path_ = path;
         const int err = allocate(fd, bytes);
         ::close(fd);

@@ -239,8 +239,12 @@ inline void check_file_size_limit(const std::string& path, std::uint64_t bound) 
 /// back until then (SpaceReserve), and a disk too full for the reserve fails before HDF5 opens
 /// anything; the raw data is then written independently. If that fails, the close has no
 /// metadata left to write and every rank reaches it.
-inline void write_file(const std::string& path, const mpi::Comm& comm, const std::vector<SaveNode>& nodes,
-                       const FileMeta& meta) {
+///
+/// Rank 0 creates the file itself first, exclusively (never through a file or link someone else
+/// put at the name), and returns its identity, for the commit to check that it renames that file.
+inline FileIdentity write_file(const std::string& path, const mpi::Comm& comm, const std::vector<SaveNode>& nodes,
+                               const FileMeta& meta) {
+    FileIdentity created;
     BackgroundChecksums sums(nodes);  // needed only for the layout tables, written last
     std::vector<std::uint64_t> counts;
     for (const auto& n : nodes) counts.push_back(n.is_group() ? 0 : n.count);
@@ -265,7 +269,11 @@ inline void write_file(const std::string& path, const mpi::Comm& comm, const std
     local.run([&] { check_file_size_limit(path, data_bytes + room); });
     SpaceReserve reserve;
     const std::string base = path.size() > 4 && path.compare(path.size() - 4, 4, ".tmp") == 0 ? path.substr(0, path.size() - 4) : path;
-    if (comm.rank() == 0) local.run([&] { reserve.hold(base + ".reserve", room); });
+    if (comm.rank() == 0)
+        local.run([&] {
+            created = create_exclusive(path, "the temporary checkpoint file");
+            reserve.hold(base + ".reserve", room);
+        });
     if (!all_ok()) agree(comm, local);  // throws: nothing was opened
 
     std::optional<h5::File> file;
@@ -324,6 +332,7 @@ inline void write_file(const std::string& path, const mpi::Comm& comm, const std
         file->abandon();  // open on some ranks only: a collective close would wait for the others
     }
     agree(comm, local);
+    return created;
 }
 
 /// Reads a checkpoint file for restore: every rank reads its own part, independently.

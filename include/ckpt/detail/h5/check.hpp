@@ -68,6 +68,16 @@ inline IoError make_error(const std::string& call, const std::string& file, cons
     return IoError(std::move(info));
 }
 
+/// Whether a failed HDF5 read failed in the storage (an errno from the read itself: EIO, a
+/// vanished file) rather than on what is stored. HDF5 reports both as failures; only the
+/// stack's innermost frames, where MPI-IO or the POSIX driver report the system's error, tell
+/// them apart. A read that fails otherwise found bytes it cannot make sense of: corruption.
+inline bool storage_failure(const std::string& stack) {
+    for (const char* sign : {"MPI_File_read", "MPI_File_open", "pread", "Input/output error", "errno ="})
+        if (stack.find(sign) != std::string::npos) return true;
+    return false;
+}
+
 /// Checks an HDF5 return value (negative = failure) and throws IoError naming the call and object.
 template <class R>
 R check(R ret, const char* call, const std::string& file, const std::string& object = {}) {

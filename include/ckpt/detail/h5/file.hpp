@@ -8,6 +8,7 @@
 
 #include <mpi.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -151,16 +152,22 @@ public:
         Silence quiet;
         put_attribute(object, name, H5T_NATIVE_INT64, H5Screate(H5S_SCALAR), &value);
     }
-    /// A 1-D array of variable-length strings (argv).
+    /// A 1-D array of fixed-length, null-padded strings (argv), as long as the longest. Not
+    /// variable-length: those live in the global heap, which has no checksum, and HDF5 1.10
+    /// follows a corrupt heap reference into a crash; these live in the checksummed object header.
     void write_attribute(const std::string& object, const std::string& name, const std::vector<std::string>& values) {
         Silence quiet;
+        std::size_t width = 1;
+        for (const auto& v : values) width = std::max(width, v.size());
+        std::string packed(values.size() * width, '\0');
+        for (std::size_t i = 0; i < values.size(); ++i) packed.replace(i * width, values[i].size(), values[i]);
         Handle type(check(H5Tcopy(H5T_C_S1), "H5Tcopy", path_), H5Tclose);
-        check(H5Tset_size(type, H5T_VARIABLE), "H5Tset_size", path_);
+        check(H5Tset_size(type, width), "H5Tset_size", path_);
+        check(H5Tset_strpad(type, H5T_STR_NULLPAD), "H5Tset_strpad", path_);
         check(H5Tset_cset(type, H5T_CSET_UTF8), "H5Tset_cset", path_);
-        std::vector<const char*> ptrs;
-        for (auto& v : values) ptrs.push_back(v.c_str());
-        hsize_t n = ptrs.size();
-        put_attribute(object, name, type, n ? H5Screate_simple(1, &n, nullptr) : H5Screate(H5S_NULL), ptrs.data());
+        hsize_t n = values.size();
+        put_attribute(object, name, type, n ? H5Screate_simple(1, &n, nullptr) : H5Screate(H5S_NULL),
+                      n ? packed.data() : nullptr);
     }
 
     bool has_attribute(const std::string& object, const std::string& name) const {
@@ -198,8 +205,24 @@ public:
         Handle space(check(H5Aget_space(attr), "H5Aget_space", path_, object + "@" + name), H5Sclose);
         hssize_t n = H5Sget_simple_extent_npoints(space);
         if (n <= 0) return {};
-        std::vector<char*> ptrs(static_cast<std::size_t>(n), nullptr);
         Handle ftype(check(H5Aget_type(attr), "H5Aget_type", path_, object + "@" + name), H5Tclose);
+        if (H5Tget_class(ftype) != H5T_STRING) raise(bad_layout(object, "attribute " + name + " is not a string"));
+        if (H5Tis_variable_str(ftype) <= 0) {  // format 2: fixed-length, read as stored
+            const std::size_t width = H5Tget_size(ftype);
+            if (width == 0 || width > (std::size_t{1} << 20))
+                raise(bad_layout(object, "attribute " + name + " has an implausible string width"));
+            std::string packed(static_cast<std::size_t>(n) * width, '\0');
+            check(H5Aread(attr, ftype, packed.data()), "H5Aread", path_, object + "@" + name);
+            std::vector<std::string> out;
+            for (std::size_t i = 0; i < static_cast<std::size_t>(n); ++i) {
+                std::string v = packed.substr(i * width, width);
+                v.resize(std::min(v.size(), v.find('\0')));
+                out.push_back(std::move(v));
+            }
+            return out;
+        }
+        // Format 1 wrote variable-length strings.
+        std::vector<char*> ptrs(static_cast<std::size_t>(n), nullptr);
         Handle mtype = variable_string_like(ftype);
         check(H5Aread(attr, mtype, ptrs.data()), "H5Aread", path_, object + "@" + name);
         std::vector<std::string> out;

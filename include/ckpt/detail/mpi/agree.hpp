@@ -79,6 +79,7 @@ inline void agree(const Comm& comm, const Outcome& local) {
             wire::put(payload, *s);
         payload.append(reinterpret_cast<const char*>(&i.errno_value), sizeof i.errno_value);
         payload.append(reinterpret_cast<const char*>(&i.rank), sizeof i.rank);
+        payload.push_back(i.unsupported ? '\1' : '\0');
     }
     comm.bcast(&kind, 1, first);
     comm.bcast(payload, first);
@@ -88,9 +89,12 @@ inline void agree(const Comm& comm, const Outcome& local) {
     for (std::string* s : {&info.sentence, &info.file, &info.object, &info.hint, &info.expected, &info.found,
                            &info.option, &info.value, &info.hdf5_stack})
         *s = wire::get(payload, pos);
-    if (pos + sizeof info.errno_value + sizeof info.rank <= payload.size()) {
+    if (pos + sizeof info.errno_value + sizeof info.rank + 1 <= payload.size()) {
         std::memcpy(&info.errno_value, payload.data() + pos, sizeof info.errno_value);
-        std::memcpy(&info.rank, payload.data() + pos + sizeof info.errno_value, sizeof info.rank);
+        pos += sizeof info.errno_value;
+        std::memcpy(&info.rank, payload.data() + pos, sizeof info.rank);
+        pos += sizeof info.rank;
+        info.unsupported = payload[pos] != '\0';
     }
     if (info.rank < 0) info.rank = first;
     // An error agreed on already (by a nested agree over the same ranks) says it once.
