@@ -248,22 +248,20 @@ TEST_CASE("parse_request accepts CRLF line ends, blank lines and empty dir/name"
     CHECK(*r.depth == 0u);
 }
 
-TEST_CASE("a forked child holding a PidFile is alive, and its file is stale after it exits", "[unit][control]") {
-    TempDir dir;
-    const std::string control = ctl::directory(dir.path());
+namespace {
+/// Runs `body` in a forked child that then waits for a byte on the returned pipe before leaving
+/// without destructors (as a killed process would). Returns the child's pid once `body` is done.
+template <class Body>
+pid_t hold_in_child(Body body, int& go_fd) {
     int ready[2], go[2];
     REQUIRE(::pipe(ready) == 0);
     REQUIRE(::pipe(go) == 0);
     const pid_t child = ::fork();
     REQUIRE(child >= 0);
     if (child == 0) {
-        // The child only touches POSIX: create the pid file, report, wait, then leave without
-        // running destructors, as a crashed or killed process would.
         char c = 'r';
         try {
-            // Never deleted: the process "dies" holding it.
-            static ctl::PidFile* held = new ctl::PidFile(control);
-            (void)held;
+            body();
         } catch (...) {
             c = 'x';
         }
@@ -274,6 +272,27 @@ TEST_CASE("a forked child holding a PidFile is alive, and its file is stale afte
     char c = 0;
     REQUIRE(::read(ready[0], &c, 1) == 1);
     REQUIRE(c == 'r');
+    ::close(ready[0]);
+    ::close(ready[1]);
+    ::close(go[0]);
+    go_fd = go[1];
+    return child;
+}
+void end_child(pid_t child, int go_fd) {
+    char c = 'g';
+    (void)!::write(go_fd, &c, 1);
+    ::close(go_fd);
+    int status = 0;
+    REQUIRE(::waitpid(child, &status, 0) == child);
+}
+}  // namespace
+
+TEST_CASE("a forked child holding a PidFile is alive, and its file is stale after it exits", "[unit][control]") {
+    TempDir dir;
+    const std::string control = ctl::directory(dir.path());
+    int go = -1;
+    // Never deleted: the process "dies" holding it.
+    const pid_t child = hold_in_child([&] { static auto* held = new ctl::PidFile(control); (void)held; }, go);
 
     auto all = ctl::processes(control);
     const ctl::Process* p = find_pid(all, child);
@@ -283,7 +302,9 @@ TEST_CASE("a forked child holding a PidFile is alive, and its file is stale afte
     CHECK(p->pid_file == control + "/pid." + ctl::host_name() + "." + std::to_string(child));
     CHECK(read_text(p->pid_file) == std::to_string(child) + "\n");
 
-    (void)!::write(go[1], &c, 1);
+    char c = 'g';
+    (void)!::write(go, &c, 1);
+    ::close(go);
     // Unreaped, the child is a zombie: kill(pid, 0) still succeeds, so only the released lock
     // tells that the file is stale.
     siginfo_t info{};
@@ -300,7 +321,6 @@ TEST_CASE("a forked child holding a PidFile is alive, and its file is stale afte
     p = find_pid(all, child);
     REQUIRE(p);  // the file stays: only its creator removes it
     CHECK_FALSE(p->alive);
-    for (int fd : {ready[0], ready[1], go[0], go[1]}) ::close(fd);
 }
 
 TEST_CASE("PidFiles on one directory share one file, removed with the last of them", "[unit][control]") {
@@ -428,44 +448,6 @@ TEST_CASE("parse_request refuses a carriage return inside dir= or name=, as writ
     CHECK_THROWS_AS(ctl::write_request(dir.path(), r), ckpt::UsageError);
 }
 
-namespace {
-/// Runs `body` in a forked child that then waits for a byte on the returned pipe before leaving
-/// without destructors (as a killed process would). Returns the child's pid once `body` is done.
-template <class Body>
-pid_t hold_in_child(Body body, int& go_fd) {
-    int ready[2], go[2];
-    REQUIRE(::pipe(ready) == 0);
-    REQUIRE(::pipe(go) == 0);
-    const pid_t child = ::fork();
-    REQUIRE(child >= 0);
-    if (child == 0) {
-        char c = 'r';
-        try {
-            body();
-        } catch (...) {
-            c = 'x';
-        }
-        (void)!::write(ready[1], &c, 1);
-        (void)!::read(go[0], &c, 1);
-        ::_exit(0);
-    }
-    char c = 0;
-    REQUIRE(::read(ready[0], &c, 1) == 1);
-    REQUIRE(c == 'r');
-    ::close(ready[0]);
-    ::close(ready[1]);
-    ::close(go[0]);
-    go_fd = go[1];
-    return child;
-}
-void end_child(pid_t child, int go_fd) {
-    char c = 'g';
-    (void)!::write(go_fd, &c, 1);
-    ::close(go_fd);
-    int status = 0;
-    REQUIRE(::waitpid(child, &status, 0) == child);
-}
-}  // namespace
 
 TEST_CASE("a second job on the same directory and name fails at construction with 75, naming the holder",
           "[unit][control][lock]") {
