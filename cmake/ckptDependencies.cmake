@@ -1,6 +1,12 @@
 # Finds ckpt's dependencies. Used by ckpt's own build and, installed, by ckptConfig.cmake,
 # so a consumer re-finds them in its own environment (HighFive, Umpire).
 
+# Our own policy settings, whatever the includer's cmake_minimum_required() (IN_LIST below needs
+# CMP0057; tests/package/old_cmake). 3.11: the oldest CMake whose target_link_libraries() can set up
+# the imported HDF5::HDF5 below. No return() before the POP at the end of the file.
+cmake_policy(PUSH)
+cmake_policy(VERSION 3.11...3.25)
+
 # FindHDF5's C component try_compile()s a .c file and FindMPI's C component needs C enabled, so a
 # consumer with project(app LANGUAGES CXX) would fail in find_package(ckpt) (CMake 3.25). Enable C
 # here instead of asking every consumer to (tested by tests/package/find_package).
@@ -29,3 +35,5 @@ if(NOT TARGET HDF5::HDF5)
   target_link_libraries(HDF5::HDF5 INTERFACE ${HDF5_C_LIBRARIES})
   target_compile_definitions(HDF5::HDF5 INTERFACE ${HDF5_C_DEFINITIONS})
 endif()
+
+cmake_policy(POP)

@@ -27,8 +27,8 @@ struct Mesh {
 }  // namespace sim
 
 // save() and load() must visit the same names: the names are part of the file format.
-// write() keeps a pointer to the value until the checkpoint is written, so pass the object's
-// own members, never a temporary or a local variable of save().
+// write() keeps a pointer to an lvalue until the checkpoint is written, so pass the object's
+// own members; a computed value (an rvalue) is moved into the checkpoint instead.
 template <>
 struct ckpt::codec<sim::Boundary> {
     static void save(ckpt::Writer& w, const sim::Boundary& b) { w.write("kind", b.kind).write("values", b.values); }

@@ -21,8 +21,7 @@ int main(int argc, char** argv) {
 
     ckpt::Options stats_options = field.options();
     stats_options.name = "stats";
-    stats_options.every = 50;
-    stats_options.mode.periodic = true;  // Options are used as given: nothing implies periodic here
+    stats_options.every = 50;  // implies periodic, as every= does (unless the mode is none)
     ckpt::Checkpointer stats(stats_options, MPI_COMM_WORLD);
 
     std::int64_t step = 0;

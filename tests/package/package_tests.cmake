@@ -5,6 +5,8 @@
 #                            CXX-only project and link ckpt::ckpt
 #   package.add_subdirectory add_subdirectory(<ckpt source>) from a parent project: ckpt::ckpt links,
 #                            and no ckpt tests, examples, benchmarks or install rules leak into the parent
+#   package.old_cmake        as find_package, from a project with cmake_minimum_required(VERSION 3.0):
+#                            ckpt's package files must not depend on the consumer's policy settings
 # Both programs (main.cpp) write a checkpoint, restore it in a second run, and print the version
 # of the headers they were built with, which must be this project's version.
 # Included from tests/CMakeLists.txt.
@@ -25,9 +27,13 @@ foreach(_var CKPT_SOURCE_DIR CKPT_VERSION CMAKE_GENERATOR CMAKE_GENERATOR_PLATFO
 endforeach()
 file(WRITE ${_ckpt_pkg_bin}/settings.cmake "${_ckpt_pkg_settings}")
 
-foreach(_case find_package add_subdirectory)
+foreach(_case find_package add_subdirectory old_cmake)
+  set(_mode ${_case})
+  if(_case STREQUAL "old_cmake")
+    set(_mode find_package)  # the same install and run, another consumer project
+  endif()
   add_test(NAME package.${_case}
-           COMMAND ${CMAKE_COMMAND} -DMODE=${_case} -DCONFIG=$<CONFIG>
+           COMMAND ${CMAKE_COMMAND} -DMODE=${_mode} -DCONFIG=$<CONFIG>
                    -DSETTINGS=${_ckpt_pkg_bin}/settings.cmake
                    -DSOURCE_DIR=${CMAKE_CURRENT_LIST_DIR}/${_case}
                    -DWORK_DIR=${_ckpt_pkg_bin}/${_case}
@@ -35,6 +41,7 @@ foreach(_case find_package add_subdirectory)
   set_tests_properties(package.${_case} PROPERTIES LABELS package TIMEOUT 300)
 endforeach()
 unset(_case)
+unset(_mode)
 unset(_var)
 unset(_val)
 unset(_ckpt_pkg_settings)
