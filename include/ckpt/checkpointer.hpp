@@ -246,6 +246,7 @@ private:
         : options_(std::move(prepared.options)), argv_(std::move(prepared.argv)), comm_(comm),
           last_time_(detail::now_seconds()) {
         detail::install_terminate_handler();  // an uncaught ckpt::Error ends with its message and status
+        detail::h5::take_over_library_exit();  // before ckpt's first HDF5 call
         if (options_.verbose && comm_.rank() == 0) std::cerr << describe(options_);
         if (options_.halt.count() > 0 && options_.end_time == 0)
             warn("halt=" + detail::format_seconds(options_.halt) +
@@ -838,6 +839,7 @@ inline void Checkpointer::answer(const std::optional<detail::control::Request>& 
 inline void Checkpointer::leave(int status) {
     leaving_ = true;
     exit_status_ = status;
+    detail::record_exit_status(status);  // for ckpt-run, whichever way the application then leaves
     // The job log should say why the job ended, whatever the launcher then reports.
     if (comm_.rank() == 0)
         std::cerr << "ckpt: leaving at step " << last_poll_step_ << " with exit status " << status
@@ -854,12 +856,11 @@ inline void Checkpointer::leave(int status) {
     std::cout.flush();
     int congruent = MPI_UNEQUAL;
     MPI_Comm_compare(comm_.get(), MPI_COMM_WORLD, &congruent);
-    detail::record_exit_status(status);
     // MPI_Finalize is collective over the world: only safe when every process is here. (When ckpt
     // initialised MPI, its exit handler finalises it, after HDF5's.)
     if (!detail::mpi::initialized_by_ckpt && (congruent == MPI_CONGRUENT || congruent == MPI_IDENT)) {
         comm_.barrier();
-        H5close();  // before MPI goes: HDF5's own exit handler would run after it
+        detail::h5::close_library();  // before MPI goes: HDF5's exit handler would run after it
         MPI_Finalize();
     }
     std::exit(status);

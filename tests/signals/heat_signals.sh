@@ -96,14 +96,14 @@ enospc|enospc_data)  # the shutdown checkpoint hits a full disk: exit 74, older 
     # enospc_data: room for the metadata, not for the data, so the collective data write fails
     # and the ranks close a half-written file together (the path that hung in HDF5 1.10 before).
     [ "$(id -u)" = 0 ] || { echo "SKIP: needs root to mount a small tmpfs"; exit 77; }
-    if [ "$case" = enospc ]; then side=64 size=1m leave=16 expect="reserving"; else side=512 size=8m leave=1024 expect="H5Dwrite"; fi
+    if [ "$case" = enospc ]; then side=64 size=1m leave=20 expect="reserving"; else side=512 size=8m leave=1024 expect="H5Dwrite"; fi
     args=(--steps 400 --n "$side" --sleep-ms 10)
     mkdir "$work/small"
     mount -t tmpfs -o size=$size tmpfs "$work/small" 2>/dev/null || { echo "SKIP: cannot mount a tmpfs here"; exit 77; }
     trap 'umount "$work/small" 2>/dev/null; rm -rf "$work"' EXIT
     run --steps 20 --n "$side" --checkpoint every=10 --checkpoint-dir "$work/small/ck" >/dev/null
     before=$(cd "$work/small/ck" && md5sum ckpt.*.h5)
-    # Fill the disk, leaving $leave KiB: the pid files take a page per rank.
+    # Fill the disk, leaving $leave KiB: the pid files take a page per rank, the job lock one more.
     avail=$(df --output=avail -k "$work/small" | tail -n 1)
     dd if=/dev/zero of="$work/small/filler" bs=1k count=$((avail - leave)) 2>/dev/null || true
     start "$work/small/ck" --restart latest

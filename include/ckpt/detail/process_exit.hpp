@@ -8,6 +8,7 @@
 /// that the application does not catch (std::terminate).
 
 #include "ckpt/detail/exit_record.hpp"
+#include "ckpt/detail/h5/check.hpp"
 #include "ckpt/error.hpp"
 
 #include <hdf5.h>
@@ -44,7 +45,7 @@ inline bool finalize_if_every_rank_arrives(double seconds) noexcept {
         std::this_thread::sleep_for(std::chrono::milliseconds(1));
     }
     if (!done) return false;
-    H5close();
+    h5::close_library();
     MPI_Finalize();
     return true;
 }

@@ -228,6 +228,9 @@ inline void check_file_size_limit(const std::string& path, std::uint64_t bound) 
     raise(IoError(std::move(i)));
 }
 
+/// How long a rank whose part of a write failed waits for the others (mpi::all_ok).
+inline double stuck_seconds(std::uint64_t file_bytes) { return 60 + static_cast<double>(file_bytes) / 100e6; }
+
 /// Collective. Writes `nodes` (identical structure on every rank, already agreed) into a new file.
 /// A failure on any rank, at any step, throws the same error on every rank: the ranks agree after
 /// each collective step (one small reduction per entry), so none is left inside a collective
@@ -253,11 +256,6 @@ inline FileIdentity write_file(const std::string& path, const mpi::Comm& comm, c
     if (!totals.empty()) comm.allreduce(totals.data(), static_cast<int>(totals.size()), MPI_SUM);
 
     mpi::Outcome local;
-    auto all_ok = [&] {  // collective
-        int ok = local.failed() ? 0 : 1;
-        comm.allreduce(&ok, 1, MPI_MIN);
-        return ok == 1;
-    };
     // Before anything is created: a write that cannot fit fails here, cleanly, on every rank.
     const std::uint64_t block = SpaceReserve::block_size(path);
     const std::uint64_t room = metadata_room(nodes, block);
@@ -266,6 +264,11 @@ inline FileIdentity write_file(const std::string& path, const mpi::Comm& comm, c
         if (!nodes[i].is_group())
             data_bytes += totals[i] * element_size(nodes[i].element) +
                           static_cast<std::uint64_t>(comm.size()) * (FirstExtent + nodes[i].extents.size()) * 8;
+    // Collective. A rank that failed waits this long for the others before it takes them to be
+    // stuck in HDF5 and ends the job with 74: a minute, plus the whole file at 100 MB/s, so that
+    // peers still writing or syncing their data are never taken for stuck ones.
+    const double stuck_after = stuck_seconds(data_bytes + room);
+    auto all_ok = [&] { return mpi::all_ok(comm, local, stuck_after, 74); };
     local.run([&] { check_file_size_limit(path, data_bytes + room); });
     SpaceReserve reserve;
     const std::string base = path.size() > 4 && path.compare(path.size() - 4, 4, ".tmp") == 0 ? path.substr(0, path.size() - 4) : path;
@@ -325,12 +328,13 @@ inline FileIdentity write_file(const std::string& path, const mpi::Comm& comm, c
     }
     made.clear();
     if (ok) {
-        local.run([&] { file->close(); });
+        local.run([&] { file->close(); });  // rank 0 writes the superblock: it may fail alone
     } else if (opened_everywhere) {
         file->close_quietly();  // every rank is here, so the collective close cannot hang
     } else if (file) {
         file->abandon();  // open on some ranks only: a collective close would wait for the others
     }
+    all_ok();
     agree(comm, local);
     return created;
 }

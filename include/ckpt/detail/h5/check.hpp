@@ -6,6 +6,9 @@
 
 #include <hdf5.h>
 
+#include <atomic>
+#include <cstdlib>
+
 #include <string>
 #include <utility>
 
@@ -66,6 +69,28 @@ inline IoError make_error(const std::string& call, const std::string& file, cons
     info.file = file;
     info.object = object;
     return IoError(std::move(info));
+}
+
+/// HDF5 1.10's exit handler closes every file still open, and crashes (or loops: "infinite loop
+/// closing library") on a file whose H5Fclose failed. So ckpt takes the library's exit over:
+/// before HDF5 starts, H5dont_atexit(), and an exit handler of ours that calls H5close() unless a
+/// close has failed, in which case the process leaves HDF5 as it is. (If the application started
+/// HDF5 first, its handler stays; nothing is lost but that protection.)
+inline std::atomic<bool>& close_failed() {
+    static std::atomic<bool> failed{false};
+    return failed;
+}
+/// H5close(), unless a failed close has left HDF5 unable to close itself.
+inline void close_library() noexcept {
+    if (!close_failed().load()) H5close();
+}
+inline void take_over_library_exit() noexcept {
+    static const bool taken = [] {
+        if (H5dont_atexit() < 0) return false;  // HDF5 is running already: its handler stays
+        std::atexit(close_library);
+        return true;
+    }();
+    (void)taken;
 }
 
 /// Whether a failed HDF5 read failed in the storage (an errno from the read itself: EIO, a

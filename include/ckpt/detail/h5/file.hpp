@@ -55,11 +55,17 @@ public:
     /// Collective. Closes now, so a failure to write the last metadata is reported, not lost.
     void close() {
         Silence quiet;
-        if (file_.valid() && file_.close() < 0) raise(make_error("H5Fclose", path_, "/"));
+        if (file_.valid() && file_.close() < 0) {
+            close_failed() = true;  // HDF5 keeps the file half-open: see take_over_library_exit()
+            raise(make_error("H5Fclose", path_, "/"));
+        }
     }
 
     /// Collective. Closes on an error path, ignoring a failure (the error being reported matters more).
-    void close_quietly() noexcept { file_.reset(); }
+    void close_quietly() noexcept {
+        Silence quiet;
+        if (file_.valid() && file_.close() < 0) close_failed() = true;
+    }
 
     /// Not collective: drops the file without closing it. For a file that is open on only some
     /// ranks, where the collective H5Fclose would wait forever for the others.
