@@ -61,10 +61,10 @@ as_user sh -c "${line#LSB_RESTART_CMD=}" >"$work/job2.out" 2>"$work/job2.err" ||
     fail "the restart command failed: $(tail -n 3 "$work/job2.err")"
 expect_resumed job2
 
-note "brestart without LSB_ERESTART_USRCMD: the command comes from the ckpt-run launch record"
+note "brestart without LSB_ERESTART_USRCMD: the command comes from the ckpt-run launch record, under ckpt-run"
 expect_ok "erestart.ckpt from the launch record" as_user "$scripts/erestart.ckpt" "$LSB_CHKPNT_DIR"
 line=$(cat "$LSB_CHKPNT_DIR/.restart_cmd")
-[[ $line == "LSB_RESTART_CMD=cd '$work' && exec env CKPT_RESTART='$LSB_CHKPNT_DIR/ckpt.000001.h5' '$mpiexec' "* ]] ||
+[[ $line == "LSB_RESTART_CMD=cd '$work' && exec env CKPT_RESTART='$LSB_CHKPNT_DIR/ckpt.000001.h5' '$scripts/ckpt-run' -- '$mpiexec' "* ]] ||
     fail "unexpected restart command: $line"
 (cd / && as_user sh -c "${line#LSB_RESTART_CMD=}") >"$work/job3.out" 2>"$work/job3.err" ||
     fail "the restart command failed: $(tail -n 3 "$work/job3.err")"

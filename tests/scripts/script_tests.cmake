@@ -17,7 +17,11 @@ function(ckpt_script_test name script processors)
 endfunction()
 
 ckpt_script_test(usage_errors_are_one_line_and_nonzero usage_errors.sh 1)
+ckpt_script_test(ckpt_run_passes_on_statuses_and_signals ckpt_run.sh 1 basics)
 if(CKPT_BUILD_EXAMPLES AND CKPT_BUILD_TOOLS)
+  # MPICH 4.0's mpiexec reports 0 for a TERM'd 1-rank job that exited 85, often at 2 ranks too
+  ckpt_script_test(ckpt_run_exits_85_after_term.np1 ckpt_run.sh 1 term 1)
+  ckpt_script_test(ckpt_run_exits_85_after_term.np2 ckpt_run.sh 2 term 2)
   ckpt_script_test(torque_hooks_as_the_job_user torque.sh 2 user)
   ckpt_script_test(torque_hooks_as_root_drop_to_the_job_user torque.sh 2 root)
   ckpt_script_test(torque_hooks_with_a_serial_program torque.sh 1 serial)

@@ -1,6 +1,7 @@
 #!/bin/bash
 # Slurm: the slurm-requeue.sbatch template, with fake sbatch, srun and scontrol on PATH that
-# record their calls. Run 1: TERM to the batch shell (what --signal=B:TERM@300 sends) is forwarded
+# record their calls (srun runs MPICH's mpiexec, under ckpt-run as the template starts it).
+# Run 1: TERM to the batch shell (what --signal=B:TERM@300 sends) is forwarded
 # to the launcher, the application checkpoints and exits 85, and the script runs
 # `scontrol requeue <id>`. Run 2 (the requeued job, same id): --restart auto resumes, the job
 # ends with 0, the output file is appended to, and nothing is requeued.
@@ -41,7 +42,7 @@ echo "Submitted batch job 4242"
 EOF
 chmod 755 "$fake"/*
 chown -R "$job_user:$job_group" "$fake"
-export FAKE_SLURM=$work FAKE_MPIEXEC=$mpiexec PATH=$fake:$PATH
+export FAKE_SLURM=$work FAKE_MPIEXEC=$mpiexec PATH=$fake:$PATH CKPT_RUN=$scripts/ckpt-run
 app=("$heat" --steps "$steps" --n "$side" --sleep-ms "$sleep_ms")
 ckpt_dir=$work/ckpt.4242
 
@@ -54,7 +55,7 @@ wait_ready batch "$ckpt_dir" 2
 kill -TERM "$batch"
 wait_for 240 "end of the batch script" test -s "$work/batch.rc"
 [ "$(<"$work/batch.rc")" = 85 ] || fail "run 1 exited $(<"$work/batch.rc"), not 85: $(tail -n 5 "$work/slurm-4242.out")"
-if grep -q 'launcher exited' "$work/slurm-4242.out"; then note "$(grep 'launcher exited' "$work/slurm-4242.out")"; fi
+! grep -q 'ckpt-run not found' "$work/slurm-4242.out" || fail "the template did not find ckpt-run (CKPT_RUN)"
 grep -qx 'scontrol requeue 4242' "$work/calls" || fail "no 'scontrol requeue 4242' after exit 85: $(cat "$work/calls")"
 grep -q "^srun .* --restart auto\$" "$work/calls" || fail "the application was not run with --restart auto: $(cat "$work/calls")"
 expect_checkpoint "$(as_user "$CKPT_COMMAND" latest "$ckpt_dir")"

@@ -436,12 +436,30 @@ ckpt_appendable() {
     fi
 }
 
+# ckpt_find_run: (ckpt_script_dir: where the sourcing script lives) sets ckpt_run_exe to the
+# absolute path of the ckpt-run beside these scripts, quoted for sh, or to '' (with a warning)
+# when it is missing. Restarted jobs run under it, so that their exit status is the one the job
+# recorded (MPICH's mpiexec may report 0 for 85) and they have a launch record for the next time.
+ckpt_find_run() {
+    case $ckpt_script_dir in
+        /*) ckpt_run_exe=$ckpt_script_dir/ckpt-run ;;
+        *) ckpt_run_exe=$PWD/$ckpt_script_dir/ckpt-run ;;
+    esac
+    if [ -x "$ckpt_run_exe" ]; then
+        ckpt_run_exe=$(ckpt_quote "$ckpt_run_exe")
+    else
+        ckpt_warn "$ckpt_run_exe is missing: the restarted job's exit status is its launcher's"
+        ckpt_run_exe=''
+    fi
+}
+
 # ckpt_prepare_exec FILE [STDIN_COPY]: turns the loaded launch data into the restart command:
 # changes to the recorded directory, reopens the recorded standard streams (STDIN_COPY is the
 # saved copy of the job's standard input), and sets ckpt_exec_argq, for `eval "exec ..."`, to
-# `env -i NAME=VALUE... CKPT_RESTART=FILE COMMAND ARGS [--restart FILE]` (plain `env` keeps the
-# current environment when none was recorded).
+# `env -i NAME=VALUE... CKPT_RESTART=FILE ckpt-run -- COMMAND ARGS [--restart FILE]` (plain `env`
+# keeps the current environment when none was recorded; see ckpt_find_run for ckpt-run).
 ckpt_prepare_exec() {
+    ckpt_find_run  # before the cd: ckpt_script_dir may be relative
     cd -- "$ckpt_run_cwd" 2>/dev/null || ckpt_die 66 "cannot change to the job's directory $ckpt_run_cwd"
     if [ "$ckpt_run_stdin" = copy ] && [ -n "${2:-}" ]; then
         ckpt_own_file "$2" || ckpt_die 66 "the job's saved standard input $2 is missing"
@@ -450,10 +468,12 @@ ckpt_prepare_exec() {
     if ckpt_appendable "$ckpt_run_stdout"; then exec 1>>"$ckpt_run_stdout"; fi
     if ckpt_appendable "$ckpt_run_stderr"; then exec 2>>"$ckpt_run_stderr"; fi
     _ck_restart=$(ckpt_quote "$1")
+    _ck_run=''
+    [ -z "$ckpt_run_exe" ] || _ck_run=" $ckpt_run_exe --"
     if [ -n "$ckpt_run_envq" ]; then
-        ckpt_exec_argq="env -i -- $ckpt_run_envq CKPT_RESTART=$_ck_restart $ckpt_run_argq"
+        ckpt_exec_argq="env -i -- $ckpt_run_envq CKPT_RESTART=$_ck_restart$_ck_run $ckpt_run_argq"
     else
-        ckpt_exec_argq="env -- CKPT_RESTART=$_ck_restart $ckpt_run_argq"
+        ckpt_exec_argq="env -- CKPT_RESTART=$_ck_restart$_ck_run $ckpt_run_argq"
     fi
     [ "$ckpt_run_via" = env ] || ckpt_exec_argq="$ckpt_exec_argq --restart $_ck_restart"
 }
