@@ -1005,6 +1005,7 @@ int cmd_request(const Args& a) {
 }  // namespace
 
 int main(int argc, char** argv) {
+    ckpt::detail::h5::take_over_library_exit();  // a corrupt file's failed close must not crash the exit
     try {
         if (argc >= 2 &&
             (std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h" || std::string(argv[1]) == "help")) {

@@ -14,6 +14,33 @@
 
 namespace ckpt::detail::h5 {
 
+/// HDF5 1.10's exit handler closes every file still open, and crashes or loops ("infinite loop
+/// closing library") on a file whose H5Fclose failed, or that a failed read left half-open (a
+/// corrupt object header leaves internal references behind). So ckpt takes the library's exit
+/// over: before HDF5 starts, H5dont_atexit(), and an exit handler of ours that calls H5close()
+/// unless an HDF5 call of ckpt's has failed, in which case the process leaves HDF5 as it is
+/// (ckpt's files are then closed or abandoned already; an application's own files should be
+/// closed by the application). If the application started HDF5 first, its handler stays.
+inline std::atomic<bool>& close_failed() {
+    static std::atomic<bool> failed{false};
+    return failed;
+}
+/// H5close(), unless a failure has left HDF5 unable to close itself. Parallel HDF5 then still
+/// shuts down from MPI_Finalize (a callback on MPI_COMM_SELF), with its automatic error printing
+/// left off by Silence, so it does not print "infinite loop closing library" over what it cannot
+/// free: HDF5's known leak after a damaged file (HDF5 issues 3790, 6677).
+inline void close_library() noexcept {
+    if (!close_failed().load()) H5close();
+}
+inline void take_over_library_exit() noexcept {
+    static const bool taken = [] {
+        if (H5dont_atexit() < 0) return false;  // HDF5 is running already: its handler stays
+        std::atexit(close_library);
+        return true;
+    }();
+    (void)taken;
+}
+
 /// Turns off HDF5's automatic error printing for the lifetime of the object (per thread/stack).
 class Silence {
 public:
@@ -21,7 +48,11 @@ public:
         H5Eget_auto2(H5E_DEFAULT, &old_func_, &old_data_);
         H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
     }
-    ~Silence() { H5Eset_auto2(H5E_DEFAULT, old_func_, old_data_); }
+    // Once a failure has left HDF5 unable to close itself, printing stays off: HDF5 would print
+    // "infinite loop closing library" when MPI_Finalize shuts it down (see close_library()).
+    ~Silence() {
+        if (!close_failed().load()) H5Eset_auto2(H5E_DEFAULT, old_func_, old_data_);
+    }
     Silence(const Silence&) = delete;
     Silence& operator=(const Silence&) = delete;
 
@@ -56,6 +87,7 @@ inline std::string error_stack() {
 
 /// An IoError for a failed HDF5 call on `object` in `file`, with the HDF5 stack attached.
 inline IoError make_error(const std::string& call, const std::string& file, const std::string& object) {
+    close_failed() = true;  // HDF5 may now hold objects it cannot close: see take_over_library_exit()
     ErrorInfo info;
     info.hdf5_stack = error_stack();
     info.sentence = call + " failed";
@@ -69,28 +101,6 @@ inline IoError make_error(const std::string& call, const std::string& file, cons
     info.file = file;
     info.object = object;
     return IoError(std::move(info));
-}
-
-/// HDF5 1.10's exit handler closes every file still open, and crashes (or loops: "infinite loop
-/// closing library") on a file whose H5Fclose failed. So ckpt takes the library's exit over:
-/// before HDF5 starts, H5dont_atexit(), and an exit handler of ours that calls H5close() unless a
-/// close has failed, in which case the process leaves HDF5 as it is. (If the application started
-/// HDF5 first, its handler stays; nothing is lost but that protection.)
-inline std::atomic<bool>& close_failed() {
-    static std::atomic<bool> failed{false};
-    return failed;
-}
-/// H5close(), unless a failed close has left HDF5 unable to close itself.
-inline void close_library() noexcept {
-    if (!close_failed().load()) H5close();
-}
-inline void take_over_library_exit() noexcept {
-    static const bool taken = [] {
-        if (H5dont_atexit() < 0) return false;  // HDF5 is running already: its handler stays
-        std::atexit(close_library);
-        return true;
-    }();
-    (void)taken;
 }
 
 /// Whether a failed HDF5 read failed in the storage (an errno from the read itself: EIO, a

@@ -43,6 +43,12 @@ public:
         }
     }
 
+    File(File&&) = default;
+    File& operator=(File&&) = default;
+    File(const File&) = delete;
+    File& operator=(const File&) = delete;
+    ~File() { close_quietly(); }  // a close that fails here is remembered too (close_failed())
+
     const std::string& path() const noexcept { return path_; }
     hid_t id() const noexcept { return file_; }
 
