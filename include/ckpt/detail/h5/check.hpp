@@ -51,6 +51,12 @@ public:
     // Once a failure has left HDF5 unable to close itself, printing stays off: HDF5 would print
     // "infinite loop closing library" when MPI_Finalize shuts it down (see close_library()).
     ~Silence() {
+        // An HDF5 call in this scope failed where ckpt only tested (H5Lexists, H5Aexists...): the
+        // file is damaged, and HDF5 may hold what it cannot close, as after make_error().
+        if (H5Eget_num(H5E_DEFAULT) > 0) {
+            close_failed() = true;
+            H5Eclear2(H5E_DEFAULT);
+        }
         if (!close_failed().load()) H5Eset_auto2(H5E_DEFAULT, old_func_, old_data_);
     }
     Silence(const Silence&) = delete;

@@ -23,7 +23,15 @@ public:
     File(const std::string& path, MPI_Comm comm, Access access) : path_(path) {
         Silence quiet;
         Handle fapl = property_list(H5P_FILE_ACCESS, path_);
-        check(H5Pset_fapl_mpio(fapl, comm, MPI_INFO_NULL), "H5Pset_fapl_mpio", path_);
+        // No data sieving on writes: ROMIO locks (fcntl) the range of a sieved write, and a lock
+        // that fails makes ROMIO call MPI_Abort from inside the write. ckpt's writes are
+        // contiguous blocks, which need no sieving.
+        MPI_Info info = MPI_INFO_NULL;
+        MPI_Info_create(&info);
+        MPI_Info_set(info, "romio_ds_write", "disable");
+        const herr_t set = H5Pset_fapl_mpio(fapl, comm, info);
+        MPI_Info_free(&info);
+        check(set, "H5Pset_fapl_mpio", path_);
         // Newest format: compact link storage and dense attributes, so entries have no size limits.
         check(H5Pset_libver_bounds(fapl, H5F_LIBVER_V18, H5F_LIBVER_LATEST), "H5Pset_libver_bounds", path_);
         if (access == Access::Create) {

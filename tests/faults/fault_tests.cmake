@@ -1,0 +1,52 @@
+# Fault injection (tests/faults/README.md): an LD_PRELOAD shim that fails or kills at the n-th
+# file-system call of a checkpoint, a target program, and two drivers. Included by
+# tests/CMakeLists.txt.
+#   label faults       quick subsets, part of the default run (a few minutes on 2 cores)
+#   label faults-long  the full matrices (every call, every byte; hours): configured only with
+#                      -DCKPT_FAULTS_LONG=ON, then `ctest --test-dir build -L faults-long`
+option(CKPT_FAULTS_LONG "Add the full fault-injection matrices (label faults-long; hours)" OFF)
+
+add_library(ckpt_fault_shim MODULE ${CMAKE_CURRENT_LIST_DIR}/fault_shim.c)
+set_target_properties(ckpt_fault_shim PROPERTIES POSITION_INDEPENDENT_CODE ON C_STANDARD 11 C_EXTENSIONS ON
+                                                 C_VISIBILITY_PRESET hidden PREFIX "" OUTPUT_NAME fault_shim)
+target_compile_options(ckpt_fault_shim PRIVATE -Wall -Wextra -Werror)
+target_link_libraries(ckpt_fault_shim PRIVATE ${CMAKE_DL_LIBS})
+
+add_executable(fault_target ${CMAKE_CURRENT_LIST_DIR}/fault_target.cpp)
+target_link_libraries(fault_target PRIVATE ckpt::ckpt ckpt_dev_flags ${CMAKE_DL_LIBS})
+
+set(_ckpt_fault_env
+    "CKPT_FAULT_TARGET=$<TARGET_FILE:fault_target>"
+    "CKPT_FAULT_SHIM=$<TARGET_FILE:ckpt_fault_shim>"
+    "CKPT_COMMAND=${PROJECT_BINARY_DIR}/tools/ckpt"
+    "CKPT_TEST_MPIEXEC=${MPIEXEC_EXECUTABLE}")
+
+# ckpt_fault_test(NAME LABEL TIMEOUT RANKS SCRIPT ARG...)
+function(ckpt_fault_test name label timeout np script)
+  add_test(NAME faults.${name}.np${np} COMMAND bash ${CMAKE_CURRENT_FUNCTION_LIST_DIR}/${script} ${np} ${ARGN})
+  set_tests_properties(faults.${name}.np${np} PROPERTIES LABELS ${label} TIMEOUT ${timeout} PROCESSORS ${np}
+                       ENVIRONMENT "${_ckpt_fault_env}" SKIP_RETURN_CODE 77)
+endfunction()
+
+# The one class HDF5 1.10 does not survive at 1 rank, counted as KNOWN in the CI subset (and as
+# CRASH in the full matrices): a disk that fails the file's close leaves HDF5 with a half-closed
+# file, and its shutdown at MPI_Finalize crashes closing it again (docs/errors.md).
+set(CKPT_FAULT_KNOWN_CLASSES "CRASH .*in H5F__close_cb < H5I_clear_type < H5F_term_package")
+
+if(CKPT_BUILD_TOOLS)  # both drivers check files with `ckpt verify`
+  ckpt_fault_test(checkpoint_survives_injected_io_faults faults 900 1 fault_matrix.sh quick)
+  set_property(TEST faults.checkpoint_survives_injected_io_faults.np1 APPEND PROPERTY ENVIRONMENT
+               "CKPT_FAULT_KNOWN=${CKPT_FAULT_KNOWN_CLASSES}")
+  foreach(np 1 2)
+    ckpt_fault_test(flipped_bits_are_detected_or_harmless faults 900 ${np} bitflip.sh quick)
+  endforeach()
+  # At 2 and more ranks, some injected errors still strand ranks inside HDF5 1.10's collectives
+  # (docs/errors.md): that matrix runs with the long ones until it passes.
+  if(CKPT_FAULTS_LONG)
+    ckpt_fault_test(checkpoint_survives_injected_io_faults faults-long 900 2 fault_matrix.sh quick)
+    foreach(np 1 2 4)
+      ckpt_fault_test(every_injected_io_fault faults-long 43200 ${np} fault_matrix.sh full)
+      ckpt_fault_test(every_flipped_byte faults-long 43200 ${np} bitflip.sh full)
+    endforeach()
+  endif()
+endif()
