@@ -22,9 +22,6 @@ np=${1:?usage: bitflip.sh RANKS [quick|full]}
 level=${2:-quick}
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$here/lib.sh"
-target=${CKPT_FAULT_TARGET:?set CKPT_FAULT_TARGET to the fault_target program}
-ckpt=${CKPT_COMMAND:?set CKPT_COMMAND to the ckpt command}
-mpiexec=${CKPT_TEST_MPIEXEC:-mpiexec}
 hang_s=${CKPT_FAULT_HANG_SECONDS:-10}
 case $level in quick | full) ;; *) echo "bitflip.sh: level must be quick or full" >&2; exit 64 ;; esac
 

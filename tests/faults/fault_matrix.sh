@@ -29,10 +29,7 @@ np=${1:?usage: fault_matrix.sh RANKS [quick|full]}
 level=${2:-quick}
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$here/lib.sh"
-target=${CKPT_FAULT_TARGET:?set CKPT_FAULT_TARGET to the fault_target program}
 shim=${CKPT_FAULT_SHIM:?set CKPT_FAULT_SHIM to fault_shim.so}
-ckpt=${CKPT_COMMAND:?set CKPT_COMMAND to the ckpt command}
-mpiexec=${CKPT_TEST_MPIEXEC:-mpiexec}
 hang_s=${CKPT_FAULT_HANG_SECONDS:-10}
 actions=${CKPT_FAULT_ACTIONS:-kill eio enospc}
 select=${CKPT_FAULT_SELECT:-}

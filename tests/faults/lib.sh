@@ -125,3 +125,8 @@ hang_frames() {
         END { if (f != "") out = out (out == "" ? "" : "; ") "rank " r ": " f; print out }
     ' "$1"
 }
+
+# The programs both drivers run, from the environment CTest sets (fault_tests.cmake).
+target=${CKPT_FAULT_TARGET:?set CKPT_FAULT_TARGET to the fault_target program}
+ckpt=${CKPT_COMMAND:?set CKPT_COMMAND to the ckpt command}
+mpiexec=${CKPT_TEST_MPIEXEC:-mpiexec}

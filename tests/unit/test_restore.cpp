@@ -18,6 +18,7 @@
 #include <fstream>
 #include <functional>
 #include <iostream>
+#include <map>
 #include <set>
 #include <sstream>
 #include <stdexcept>
@@ -1396,4 +1397,35 @@ TEST_CASE("latest skips a version another user owns in a directory others can wr
     REQUIRE(cp.restore(spec_of(ckpt::RestartKind::Path, 0, version_path(dir.path(), 2))));
     CHECK(x == 102);
     CHECK_THAT(err.text(), Contains("as asked") && Contains("uid 12345"));
+}
+
+TEST_CASE("retention counts only good versions and keeps a quarantined one while it is newer than the oldest kept",
+          "[unit][rotation]") {
+    auto v = [](std::uint64_t seq, bool bad = false, bool tmp = false) {
+        ckpt::detail::Version x;
+        x.sequence = seq;
+        x.path = "ckpt." + std::to_string(seq) + (bad ? ".bad" : tmp ? ".tmp" : "");
+        x.quarantined = bad;
+        x.temporary = tmp;
+        return x;
+    };
+    // 1 good, 2 quarantined, 3 good, 4 quarantined, 5 good, 6 a write in progress; depth 2 keeps 5 and 3.
+    const std::vector<ckpt::detail::Version> all{v(1), v(2, true), v(3), v(4, true), v(5), v(6, false, true)};
+    std::map<std::string, bool> keep;
+    for (const auto& r : ckpt::detail::plan_retention(all, 2, [](const ckpt::detail::Version&) { return true; }))
+        keep[r.version->path] = r.keep;
+    CHECK(keep.size() == all.size());
+    CHECK(keep["ckpt.5"]);
+    CHECK(keep["ckpt.3"]);
+    CHECK_FALSE(keep["ckpt.1"]);      // beyond the depth
+    CHECK(keep["ckpt.4.bad"]);        // newer than the oldest version kept: for inspection
+    CHECK_FALSE(keep["ckpt.2.bad"]);  // older than every version kept
+    CHECK(keep["ckpt.6.tmp"]);        // newer than the newest good one: may be in progress
+    // A version the examiner finds bad is not counted either: the next good one is kept instead.
+    keep.clear();
+    for (const auto& r : ckpt::detail::plan_retention(all, 2, [](const ckpt::detail::Version& x) { return x.sequence != 5; }))
+        keep[r.version->path] = r.keep;
+    CHECK(keep["ckpt.3"]);
+    CHECK(keep["ckpt.1"]);
+    CHECK(keep["ckpt.5"]);  // unreadable, newer than the oldest kept: kept, not counted
 }
