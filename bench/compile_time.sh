@@ -3,15 +3,17 @@
 #
 #   bench/compile_time.sh [REPS]          REPS compiles of each program, default 3
 #
-# Compiles at -O2, with the flags CMake gives a consumer of ckpt::ckpt:
+# Compiles at -O2, with the flags CMake gives a consumer of each target:
 #   (1) a bare MPI C++ program (MPI_Init, MPI_Finalize), linked to MPI::MPI_CXX only;
-#   (2) examples/readme.cpp, the README example, linked to ckpt::ckpt.
-# and prints, for each, the best wall time of REPS compiles of its one source file, the peak
-# resident memory of the compiler (GNU time's %M, when /usr/bin/time is there), and the size of the
-# program linked with -O2 -g; then the ratios of (2) to (1). The flags come from a throw-away CMake
-# project under $TMPDIR that uses ckpt through add_subdirectory(), so they are what a user gets.
-# Paths with blanks are not supported (the compile flags are split at blanks). CPU heavy: run it on
-# an otherwise idle machine.
+#   (2) the README example without its four ckpt lines (its std::vector and loop), MPI only;
+#   (3) examples/readme.cpp, the README example, header-only (ckpt::ckpt);
+#   (4) examples/readme.cpp in the compiled mode (ckpt::compiled: libckpt, built once, not timed);
+# and prints, for each, the best of REPS compiles of its one source file: wall time and CPU time
+# (user + system, less sensitive to other load), the compiler's peak resident memory (GNU time's
+# %M, when /usr/bin/time is there), and the size of the program linked with -O2 -g; then ratios.
+# The flags come from a throw-away CMake project under $TMPDIR that uses ckpt through
+# add_subdirectory(), so they are what a user gets. Paths with blanks are not supported (the
+# compile flags are split at blanks). CPU heavy: run it on an otherwise idle machine.
 set -eu
 
 reps=${1:-3}
@@ -35,6 +37,22 @@ int main(int argc, char** argv) {
     MPI_Finalize();
 }
 EOF
+cat >"$work/plain.cpp" <<'EOF'
+#include <mpi.h>
+
+#include <vector>
+
+int main(int argc, char** argv) {
+    MPI_Init(&argc, &argv);
+    std::vector<double> u(1 << 20, 1.0);
+    long step = 0;
+    while (step < 1000) {
+        for (double& x : u) x *= 0.999;
+        ++step;
+    }
+    MPI_Finalize();
+}
+EOF
 cat >"$work/CMakeLists.txt" <<EOF
 cmake_minimum_required(VERSION 3.21)
 project(ckpt_compile_time LANGUAGES C CXX)
@@ -45,8 +63,12 @@ find_package(MPI REQUIRED COMPONENTS C CXX)
 add_subdirectory("$source_dir" ckpt)
 add_executable(bare bare.cpp)
 target_link_libraries(bare PRIVATE MPI::MPI_CXX)
+add_executable(plain plain.cpp)
+target_link_libraries(plain PRIVATE MPI::MPI_CXX)
 add_executable(readme "$source_dir/examples/readme.cpp")
 target_link_libraries(readme PRIVATE ckpt::ckpt)
+add_executable(readme_compiled "$source_dir/examples/readme.cpp")
+target_link_libraries(readme_compiled PRIVATE ckpt::compiled)
 EOF
 
 # Two trees: -O2 for the timed compiles, -O2 -g for the binary sizes. No build type, so that
@@ -64,18 +86,21 @@ flags_of() {
         "$work/O2/CMakeFiles/$1.dir/flags.make" | tr '\n' ' '
 }
 
-# Compile one source REPS times; sets best (seconds) and rss (KiB, the largest seen, or "n/a").
+# Compile one source REPS times; sets best and cpu (seconds, the best of each) and rss (KiB, the
+# largest seen, or "n/a" without GNU time).
 measure() {
     target=$1 src=$2
     flags=$(flags_of "$target")
-    best='' rss=n/a
+    best='' cpu=n/a rss=n/a
     i=0
     while [ "$i" -lt "$reps" ]; do
         i=$((i + 1))
         # shellcheck disable=SC2086 # the flags are meant to be split
         if [ -n "$gnu_time" ]; then
-            "$gnu_time" -f '%e %M' -o "$work/time.out" "$cxx" $flags -c "$src" -o "$work/$target.o"
-            read -r wall kib <"$work/time.out"
+            "$gnu_time" -f '%e %U %S %M' -o "$work/time.out" "$cxx" $flags -c "$src" -o "$work/$target.o"
+            read -r wall user sys kib <"$work/time.out"
+            used=$(awk -v u="$user" -v s="$sys" 'BEGIN { printf "%.2f", u + s }')
+            if [ "$cpu" = n/a ] || awk -v a="$used" -v b="$cpu" 'BEGIN { exit !(a < b) }'; then cpu=$used; fi
             if [ "$rss" = n/a ] || [ "$kib" -gt "$rss" ]; then rss=$kib; fi
         else
             start=$(date +%s.%N)
@@ -86,22 +111,41 @@ measure() {
     done
 }
 
-measure bare "$work/bare.cpp"
-bare_wall=$best bare_rss=$rss
-measure readme "$source_dir/examples/readme.cpp"
-readme_wall=$best readme_rss=$rss
+name_of() { case $1 in 1) echo bare ;; 2) echo plain ;; 3) echo readme ;; 4) echo compiled ;; esac; }
+target_of() { case $1 in 1) echo bare ;; 2) echo plain ;; 3) echo readme ;; 4) echo readme_compiled ;; esac; }
 
-cmake --build "$work/g" --target bare readme -j1 >"$work/build.log" 2>&1 || { cat "$work/build.log" >&2; exit 1; }
-bare_size=$(stat -c %s "$work/g/bare")
-readme_size=$(stat -c %s "$work/g/readme")
+# libckpt itself is built once, like any library, and is not part of a program's compile.
+cmake --build "$work/O2" --target ckpt_compiled -j1 >"$work/build.log" 2>&1 || { cat "$work/build.log" >&2; exit 1; }
+
+measure bare "$work/bare.cpp"
+bare_wall=$best bare_cpu=$cpu bare_rss=$rss
+measure plain "$work/plain.cpp"
+plain_wall=$best plain_cpu=$cpu plain_rss=$rss
+measure readme "$source_dir/examples/readme.cpp"
+readme_wall=$best readme_cpu=$cpu readme_rss=$rss
+measure readme_compiled "$source_dir/examples/readme.cpp"
+compiled_wall=$best compiled_cpu=$cpu compiled_rss=$rss
+
+cmake --build "$work/g" --target bare plain readme readme_compiled -j1 >"$work/build.log" 2>&1 ||
+    { cat "$work/build.log" >&2; exit 1; }
+size_of() { stat -c %s "$work/g/$1"; }
 
 ratio() { if [ "$2" = n/a ] || [ "$1" = n/a ]; then echo n/a; else awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", a / b }'; fi; }
 mib() { if [ "$1" = n/a ]; then echo n/a; else echo "$(($1 / 1024))"; fi; }
+row() { printf '%-36s %9s %9s %14s %17s\n' "$@"; }
 
 echo "ckpt compile-time cost, -O2, best of $reps, on $(hostname) ($(nproc) CPUs; load $(cut -d' ' -f1-3 /proc/loadavg))"
 echo "compiler: $("$cxx" --version | head -n 1)"
-printf '%-28s %10s %14s %16s\n' program "wall [s]" "peak RSS [MiB]" "-O2 -g size [KiB]"
-printf '%-28s %10s %14s %16s\n' "(1) bare MPI program" "$bare_wall" "$(mib "$bare_rss")" "$((bare_size / 1024))"
-printf '%-28s %10s %14s %16s\n' "(2) examples/readme.cpp" "$readme_wall" "$(mib "$readme_rss")" "$((readme_size / 1024))"
-printf '%-28s %10s %14s %16s\n' "ratio (2)/(1)" "$(ratio "$readme_wall" "$bare_wall")" \
-    "$(ratio "$readme_rss" "$bare_rss")" "$(ratio "$readme_size" "$bare_size")"
+row program "wall [s]" "CPU [s]" "peak RSS [MiB]" "-O2 -g size [KiB]"
+row "(1) bare MPI program" "$bare_wall" "$bare_cpu" "$(mib "$bare_rss")" "$(($(size_of bare) / 1024))"
+row "(2) README example without ckpt" "$plain_wall" "$plain_cpu" "$(mib "$plain_rss")" "$(($(size_of plain) / 1024))"
+row "(3) README example, header-only" "$readme_wall" "$readme_cpu" "$(mib "$readme_rss")" "$(($(size_of readme) / 1024))"
+row "(4) README example, compiled mode" "$compiled_wall" "$compiled_cpu" "$(mib "$compiled_rss")" \
+    "$(($(size_of readme_compiled) / 1024))"
+for pair in 3:1 4:1 4:2 3:4; do
+    a=${pair%:*} b=${pair#*:}
+    eval "aw=\$$(name_of "$a")_wall ac=\$$(name_of "$a")_cpu ar=\$$(name_of "$a")_rss"
+    eval "bw=\$$(name_of "$b")_wall bc=\$$(name_of "$b")_cpu br=\$$(name_of "$b")_rss"
+    row "ratio ($a)/($b)" "$(ratio "$aw" "$bw")" "$(ratio "$ac" "$bc")" "$(ratio "$ar" "$br")" \
+        "$(ratio "$(size_of "$(target_of "$a")")" "$(size_of "$(target_of "$b")")")"
+done

@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # The ckpt demo: run `heat` to the end, run it again and SIGKILL it mid-run, resume it with
 # --restart latest, and compare the two final checksums.
-#   usage: examples/demo.sh [BUILD_DIR] [RANKS]
+#   usage: examples/demo.sh [BUILD_DIR] [RANKS] [PROGRAM]   PROGRAM: heat (default) or heat_compiled
 set -euo pipefail
 build=${1:-build}
 np=${2:-2}
-heat="$build/examples/heat"
+heat="$build/examples/${3:-heat}"
 [ -x "$heat" ] || { echo "demo: $heat not found; build first" >&2; exit 2; }
 work=$(mktemp -d "${TMPDIR:-/tmp}/ckpt-demo.XXXXXX")
 trap 'rm -rf "$work"' EXIT

@@ -10,6 +10,7 @@
 // global grid, identical whether or not the run was interrupted and resumed.
 
 #include <ckpt.hpp>
+#include <ckpt/boost.hpp>  // Params is Boost-serializable: needed in the compiled mode, harmless otherwise
 
 #include <mpi.h>
 

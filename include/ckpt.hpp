@@ -1,13 +1,20 @@
 #pragma once
-/// ckpt: header-only application-level checkpoint/restart for MPI simulations, on HDF5 and
+/// ckpt: application-level checkpoint/restart for MPI simulations, on HDF5 and
 /// Boost.Serialization. This umbrella header is all an application includes.
+///
+/// Header-only by default (CMake target ckpt::ckpt). With the compiled mode (target
+/// ckpt::compiled, which defines CKPT_SEPARATE_COMPILATION) the library is built once and this
+/// header only declares it; Boost.Serialization is then opt-in, per translation unit, through
+/// <ckpt/boost.hpp>. See docs/building.md.
 
 #include "ckpt/version.hpp"
 #include "ckpt/config.hpp"
 #include "ckpt/error.hpp"
 #include "ckpt/options.hpp"
 #include "ckpt/array_view.hpp"
+#if CKPT_HEADER_ONLY
 #include "ckpt/boost.hpp"
+#endif
 #include "ckpt/codec.hpp"
 #include "ckpt/leave.hpp"
 #include "ckpt/checkpointer.hpp"

@@ -10,6 +10,13 @@
 /// Why non-intrusive types must opt in: boost/serialization/serialization.hpp declares a
 /// catch-all free serialize(Archive&, T&, unsigned) for every T, so "is serializable" cannot be
 /// detected; it only fails deep inside Boost. A member can be detected, so it is.
+///
+/// <ckpt.hpp> includes this header in the header-only mode. In the compiled mode it is opt-in:
+/// include it in the translation units that protect Boost types, so that the others never parse
+/// Boost.Serialization (a type with a serialize() member protected without it fails to compile
+/// with a message that says so).
+
+#include "ckpt/codec.hpp"
 
 #include <boost/archive/binary_iarchive.hpp>
 #include <boost/archive/binary_oarchive.hpp>
@@ -46,12 +53,6 @@ struct boost_serializable : std::false_type {};
 
 namespace detail {
 
-template <class T, class = void>
-struct has_serialize_member : std::false_type {};
-template <class T>
-struct has_serialize_member<T, std::void_t<decltype(std::declval<T&>().serialize(
-                                   std::declval<boost::archive::binary_oarchive&>(), 0u))>> : std::true_type {};
-
 template <class T>
 struct is_boost_path;  // forward, for the recursive container rules below
 
@@ -86,9 +87,6 @@ struct is_boost_path
     : std::bool_constant<has_serialize_member<T>::value || boost_serializable<T>::value ||
                          is_boost_container<T>::value> {};
 
-/// The codec name stored with Boost blobs.
-inline const char* boost_codec_name() { return "boost.binary"; }
-
 template <class T>
 std::vector<unsigned char> boost_save(const T& value) {
     std::ostringstream os(std::ios::binary);
@@ -106,6 +104,13 @@ void boost_load(const std::vector<unsigned char>& bytes, T& value) {
     boost::archive::binary_iarchive ar(is);
     ar >> value;
 }
+
+/// Connects the Boost path to the dispatch in ckpt/codec.hpp.
+template <class T>
+struct boost_bridge<T, std::enable_if_t<is_boost_path<T>::value>> : std::true_type {
+    static std::vector<unsigned char> save(const T& value) { return boost_save(value); }
+    static void load(const std::vector<unsigned char>& bytes, T& value) { boost_load(bytes, value); }
+};
 
 }  // namespace detail
 }  // namespace ckpt

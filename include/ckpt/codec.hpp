@@ -6,7 +6,9 @@
 ///   2. the direct path: arithmetic scalars, std::complex, std::vector/std::array/C arrays of
 ///      those, std::string, ckpt::ArrayView<T>, or any T with an ADL `ckpt_view(T&)` returning an
 ///      ArrayView; one typed dataset, no copy;
-///   3. the Boost path (ckpt/boost.hpp): a uint8 dataset holding a binary archive.
+///   3. the Boost path (ckpt/boost.hpp): a uint8 dataset holding a binary archive. <ckpt.hpp>
+///      includes it in the header-only mode; in the compiled mode a translation unit that
+///      protects a Boost type includes <ckpt/boost.hpp> itself, and the others never parse Boost.
 ///
 /// A custom codec is a struct with two static functions:
 ///   template <> struct ckpt::codec<Mesh> {
@@ -16,7 +18,7 @@
 /// Each field is dispatched again, so codecs compose. save and load must visit the same names.
 
 #include "ckpt/array_view.hpp"
-#include "ckpt/boost.hpp"
+#include "ckpt/config.hpp"
 #include "ckpt/detail/element.hpp"
 #include "ckpt/detail/leaf.hpp"
 #include "ckpt/detail/type_name.hpp"
@@ -27,7 +29,12 @@
 #include <cstdint>
 #include <string>
 #include <type_traits>
+#include <utility>
 #include <vector>
+
+namespace boost::archive {
+class binary_oarchive;  // only named, to recognise a Boost serialize() member without Boost's headers
+}
 
 namespace ckpt {
 
@@ -52,6 +59,19 @@ template <class T, class = void>
 struct has_codec : std::true_type {};
 template <class T>
 struct has_codec<T, std::void_t<typename codec<T>::ckpt_unspecialized>> : std::false_type {};
+
+template <class T, class = void>
+struct has_serialize_member : std::false_type {};
+template <class T>
+struct has_serialize_member<T, std::void_t<decltype(std::declval<T&>().serialize(
+                                   std::declval<boost::archive::binary_oarchive&>(), 0u))>> : std::true_type {};
+
+/// The Boost path for T, once ckpt/boost.hpp is included: a specialization with value true and
+/// save(const T&) -> bytes, load(bytes, T&). Without it, no type takes the Boost path.
+template <class T, class = void>
+struct boost_bridge : std::false_type {};
+/// The codec name stored with Boost blobs.
+inline constexpr const char* boost_codec_name = "boost.binary";
 
 template <class T, class = void>
 struct has_view_hook : std::false_type {};
@@ -169,7 +189,7 @@ struct type_is_not_checkpointable;
 template <class T>
 inline constexpr bool is_checkpointable_v =
     detail::has_codec<T>::value || detail::has_view_hook<T>::value || detail::direct_traits<T>::value ||
-    detail::is_boost_path<T>::value;
+    detail::boost_bridge<T>::value;
 
 class Writer;
 class Reader;
@@ -179,13 +199,16 @@ template <class T>
 void save_entry(Writer& w, const std::string& path, const T& value);
 template <class T>
 void load_entry(Reader& r, const std::string& path, T& value);
-void check_entry_name(const std::string& name);
+/// Names are on-disk schema: explicit, non-empty, no '/', no leading '.'. Throws UsageError.
+CKPT_INLINE void check_entry_name(const std::string& name);
 }  // namespace detail
 
 /// Given to codec<T>::save: writes named sub-entries under the entry's HDF5 group.
 class Writer {
 public:
     Writer(std::vector<detail::SaveNode>& sink, std::string prefix) : sink_(&sink), prefix_(std::move(prefix)) {}
+    /// A writer for a custom codec's group at `prefix`, into the same checkpoint as `parent`.
+    Writer(const Writer& parent, std::string prefix) : sink_(parent.sink_), prefix_(std::move(prefix)) {}
 
     /// Writes `value` as the sub-entry `name` (dispatched like a protected object). An lvalue is
     /// referenced, not copied: it must live until the checkpoint is written (a member of the
@@ -200,18 +223,33 @@ public:
     /// checkpoint's own storage, so it lives as long as the write needs it.
     template <class T, class = std::enable_if_t<!std::is_lvalue_reference_v<T>>>
     Writer& write(const std::string& name, T&& value) {
-        auto held = std::make_shared<const std::decay_t<T>>(std::move(value));
-        const std::size_t first = sink_->size();
-        write(name, *held);
-        for (std::size_t i = first; i < sink_->size(); ++i) (*sink_)[i].keep_alive = held;
+        using V = std::decay_t<T>;
+        const std::size_t first = node_count();
+        const V* held = new V(std::move(value));
+        try {
+            write(name, *held);
+        } catch (...) {
+            delete held;
+            throw;
+        }
+        keep_alive(first, held, [](const void* p) { delete static_cast<const V*>(p); });
         return *this;
     }
 
     /// Where this writer's entries go (an HDF5 group path).
     const std::string& path() const noexcept { return prefix_; }
-    std::vector<detail::SaveNode>& sink() noexcept { return *sink_; }
+
+    // One node each, for the dispatch in detail::save_entry (codecs call write()).
+    void add_group(const std::string& path, std::string type_name);
+    void add_direct(const std::string& path, std::string type_name, detail::Element element, const void* data,
+                    std::vector<std::uint64_t> extents);
+    void add_blob(const std::string& path, std::string type_name, const char* codec, std::vector<unsigned char> bytes);
 
 private:
+    std::size_t node_count() const noexcept;
+    /// Takes ownership of `object`, freed with `destroy` once no node from `first` on needs it.
+    void keep_alive(std::size_t first, const void* object, void (*destroy)(const void*));
+
     std::vector<detail::SaveNode>* sink_;
     std::string prefix_;
 };
@@ -238,13 +276,6 @@ private:
 
 namespace detail {
 
-/// Names are on-disk schema: explicit, non-empty, no '/', no leading '.'.
-inline void check_entry_name(const std::string& name) {
-    if (name.empty()) raise(UsageError::invalid_name(name, "it is empty"));
-    if (name.find('/') != std::string::npos) raise(UsageError::invalid_name(name, "it contains '/'"));
-    if (name[0] == '.') raise(UsageError::invalid_name(name, "it starts with '.'"));
-}
-
 template <class T>
 constexpr int path_of() {  // 1 codec, 2 direct, 3 boost, 0 none
     if constexpr (has_codec<T>::value) {
@@ -253,7 +284,7 @@ constexpr int path_of() {  // 1 codec, 2 direct, 3 boost, 0 none
         else return 1;
     } else if constexpr (direct_traits<T>::value || has_view_hook<T>::value) {
         return 2;
-    } else if constexpr (is_boost_path<T>::value) {
+    } else if constexpr (boost_bridge<T>::value) {
         return 3;
     } else {
         return 0;
@@ -262,12 +293,15 @@ constexpr int path_of() {  // 1 codec, 2 direct, 3 boost, 0 none
 
 template <class T>
 void report_not_checkpointable() {
+    static_assert(!has_serialize_member<T>::value || boost_bridge<T>::value,
+                  "ckpt: this type has a Boost serialize() member: #include <ckpt/boost.hpp> to checkpoint it "
+                  "(the compiled mode leaves Boost out of <ckpt.hpp>)");
     static_assert(dependent_false<T>::value,
                   "ckpt: no way to checkpoint this type. Give it ONE of:\n"
                   "  (1) contiguous arithmetic storage: std::vector<double>, std::array<int,N>, ckpt::ArrayView<T>,\n"
                   "      or an ADL function `ckpt::ArrayView<E> ckpt_view(T&)` in T's namespace;\n"
                   "  (2) a public Boost.Serialization member `template<class Ar> void serialize(Ar&, unsigned)`,\n"
-                  "      or CKPT_BOOST_SERIALIZABLE(T) for a free or friend-only serialize();\n"
+                  "      or CKPT_BOOST_SERIALIZABLE(T) for a free or friend-only serialize() (with <ckpt/boost.hpp>);\n"
                   "  (3) a specialization of ckpt::codec<T> with save(Writer&, const T&) and load(Reader&, T&).\n"
                   "See docs/extending.md");
     [[maybe_unused]] type_is_not_checkpointable<T> the_type_named_here;
@@ -277,36 +311,15 @@ template <class T>
 void save_entry(Writer& w, const std::string& path, const T& value) {
     constexpr int route = path_of<T>();
     if constexpr (route == 1) {
-        SaveNode group;
-        group.path = path;
-        group.codec = "custom";
-        group.type_name = type_name<T>();
-        w.sink().push_back(std::move(group));
-        Writer sub(w.sink(), path);
+        w.add_group(path, type_name<T>());
+        Writer sub(w, path);
         codec<T>::save(sub, value);
     } else if constexpr (route == 2) {
         using traits = direct_path<T>;
         using E = typename traits::element;
-        SaveNode leaf;
-        leaf.path = path;
-        leaf.codec = "direct";
-        leaf.type_name = type_name<T>();
-        leaf.element = element_of<E>();
-        leaf.data = traits::data(value);
-        leaf.extents = traits::extents(value);
-        leaf.count = product(leaf.extents);
-        w.sink().push_back(std::move(leaf));
+        w.add_direct(path, type_name<T>(), element_of<E>(), traits::data(value), traits::extents(value));
     } else if constexpr (route == 3) {
-        SaveNode leaf;
-        leaf.path = path;
-        leaf.codec = boost_codec_name();
-        leaf.type_name = type_name<T>();
-        leaf.element = Element::UInt8;
-        leaf.owned = boost_save(value);
-        leaf.count = leaf.owned.size();
-        leaf.extents = {leaf.count};
-        leaf.data = leaf.owned.data();
-        w.sink().push_back(std::move(leaf));
+        w.add_blob(path, type_name<T>(), boost_codec_name, boost_bridge<T>::save(value));
     } else {
         report_not_checkpointable<T>();
     }
@@ -327,8 +340,7 @@ void load_entry(Reader& r, const std::string& path, T& value) {
                                    return traits::prepare(value, ext, expected);
                                });
     } else if constexpr (route == 3) {
-        auto bytes = r.source().read_blob(path, boost_codec_name(), type_name<T>());
-        boost_load(bytes, value);
+        boost_bridge<T>::load(r.source().read_blob(path, boost_codec_name, type_name<T>()), value);
     } else {
         report_not_checkpointable<T>();
     }
@@ -336,3 +348,7 @@ void load_entry(Reader& r, const std::string& path, T& value) {
 
 }  // namespace detail
 }  // namespace ckpt
+
+#if CKPT_HEADER_ONLY
+#include "ckpt/impl/codec.hpp"
+#endif

@@ -14,8 +14,8 @@ namespace ckpt {
 
 class CriticalSection {
 public:
-    explicit CriticalSection(Checkpointer& cp) noexcept : cp_(cp) { ++cp_.critical_depth_; }
-    ~CriticalSection() { --cp_.critical_depth_; }
+    explicit CriticalSection(Checkpointer& cp) noexcept : cp_(cp) { cp_.enter_critical_section(); }
+    ~CriticalSection() { cp_.leave_critical_section(); }
     CriticalSection(const CriticalSection&) = delete;
     CriticalSection& operator=(const CriticalSection&) = delete;
 

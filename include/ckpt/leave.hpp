@@ -15,7 +15,7 @@
 /// main_guard also turns a ckpt::Error that escapes (a bad --checkpoint value in the constructor,
 /// a checkpoint that cannot be read) into its contract exit status, printing the message once.
 
-#include "ckpt/detail/process_exit.hpp"
+#include "ckpt/config.hpp"
 #include "ckpt/error.hpp"
 
 #include <mpi.h>
@@ -52,6 +52,11 @@ private:
 namespace detail {
 /// How many main_guard frames are active on this thread; poll() throws ExitRequest when > 0.
 inline thread_local int main_guard_depth = 0;
+
+/// Records `status` for ckpt-run (ckpt/detail/exit_record.hpp).
+CKPT_INLINE void record_exit_status(int status) noexcept;
+/// Finalises MPI at exit once every rank is there (ckpt/detail/process_exit.hpp).
+CKPT_INLINE void finalize_mpi_at_exit() noexcept;
 
 /// Rank in MPI_COMM_WORLD, or 0 when MPI is not running (errors are then printed by everyone).
 inline int world_rank_or_zero() noexcept {
@@ -97,3 +102,7 @@ int main_guard(Body&& body) {
 }
 
 }  // namespace ckpt
+
+#if CKPT_HEADER_ONLY
+#include "ckpt/detail/process_exit.hpp"
+#endif

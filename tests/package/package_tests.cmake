@@ -2,7 +2,7 @@
 # driver (run_package_test.cmake) that configures, builds and runs a small outside project with the
 # same generator, compilers and search paths as this build.
 #   package.find_package     install ckpt to a temporary prefix, then find_package(ckpt 0.1) from a
-#                            CXX-only project and link ckpt::ckpt
+#                            CXX-only project and link ckpt::ckpt (app) and ckpt::compiled (app_compiled)
 #   package.add_subdirectory add_subdirectory(<ckpt source>) from a parent project: ckpt::ckpt links,
 #                            and no ckpt tests, examples, benchmarks or install rules leak into the parent
 #   package.old_cmake        as find_package, from a project with cmake_minimum_required(VERSION 3.0):

@@ -29,7 +29,7 @@ function(run_app build_dir name)
   if(CONFIG AND NOT EXISTS ${exe})
     set(exe ${build_dir}/${CONFIG}/${name})  # multi-config generators
   endif()
-  set(ckpt_dir ${WORK_DIR}/checkpoints)
+  set(ckpt_dir ${WORK_DIR}/checkpoints-${name})
   run("run ${name}: write a checkpoint" ${exe} --checkpoint-dir ${ckpt_dir})
   if(NOT run_output STREQUAL "ckpt ${CKPT_VERSION} wrote\n")
     message(FATAL_ERROR "${name} printed \"${run_output}\", expected \"ckpt ${CKPT_VERSION} wrote\"")
@@ -86,20 +86,31 @@ if(MODE STREQUAL "find_package")
       -DCMAKE_INSTALL_PREFIX=${prefix})
   run("build ckpt" ${CMAKE_COMMAND} --build ${WORK_DIR}/ckpt ${config_args})
   run("install ckpt to ${prefix}" ${CMAKE_COMMAND} --install ${WORK_DIR}/ckpt ${config_args})
-  foreach(f include/ckpt.hpp include/ckpt/version.hpp share/cmake/ckpt/ckptConfig.cmake
-            share/cmake/ckpt/ckptConfigVersion.cmake share/cmake/ckpt/ckptTargets.cmake)
-    if(NOT EXISTS ${prefix}/${f})
-      message(FATAL_ERROR "ckpt's install did not create ${prefix}/${f}")
+  # With libckpt the package files are architecture-specific: <libdir>/cmake/ckpt.
+  file(GLOB package_dir LIST_DIRECTORIES true ${prefix}/lib*/cmake/ckpt)
+  if(NOT package_dir)
+    message(FATAL_ERROR "ckpt's install did not create ${prefix}/<libdir>/cmake/ckpt")
+  endif()
+  get_filename_component(libdir ${package_dir}/../.. ABSOLUTE)
+  foreach(f ${prefix}/include/ckpt.hpp ${prefix}/include/ckpt/version.hpp ${prefix}/include/ckpt/impl/checkpointer.hpp
+            ${package_dir}/ckptConfig.cmake ${package_dir}/ckptConfigVersion.cmake ${package_dir}/ckptTargets.cmake)
+    if(NOT EXISTS ${f})
+      message(FATAL_ERROR "ckpt's install did not create ${f}")
     endif()
   endforeach()
+  file(GLOB libckpt ${libdir}/libckpt.*)
+  if(NOT libckpt)
+    message(FATAL_ERROR "ckpt's install did not create ${libdir}/libckpt (the compiled mode)")
+  endif()
 
   # 2. A CXX-only consumer finds it there (and only there), builds and runs.
   write_init_cache(${WORK_DIR}/init-app.cmake ${prefix} ${CMAKE_PREFIX_PATH})
   run("configure the consumer project"
       ${CMAKE_COMMAND} -C ${WORK_DIR}/init-app.cmake ${generator_args} -S ${SOURCE_DIR} -B ${WORK_DIR}/app
-      -DCKPT_EXPECTED_VERSION=${CKPT_VERSION} -DCKPT_EXPECTED_DIR=${prefix}/share/cmake/ckpt)
+      -DCKPT_EXPECTED_VERSION=${CKPT_VERSION} -DCKPT_EXPECTED_DIR=${package_dir})
   run("build the consumer project" ${CMAKE_COMMAND} --build ${WORK_DIR}/app ${config_args})
   run_app(${WORK_DIR}/app app)
+  run_app(${WORK_DIR}/app app_compiled)  # the same program against ckpt::compiled
 
 elseif(MODE STREQUAL "add_subdirectory")
   # The parent's CMakeLists.txt itself asserts that no ckpt test/example/bench target exists.
@@ -109,6 +120,7 @@ elseif(MODE STREQUAL "add_subdirectory")
       -DCKPT_SOURCE_DIR=${CKPT_SOURCE_DIR} -DCMAKE_INSTALL_PREFIX=${prefix})
   run("build the parent project" ${CMAKE_COMMAND} --build ${WORK_DIR}/build ${config_args})
   run_app(${WORK_DIR}/build parent)
+  run_app(${WORK_DIR}/build parent_compiled)
 
   # No ckpt test is registered in the parent (it calls enable_testing(), so they would show).
   get_filename_component(cmake_bin_dir ${CMAKE_COMMAND} DIRECTORY)

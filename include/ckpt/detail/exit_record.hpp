@@ -8,6 +8,8 @@
 /// the ranks can reach, the library writes the status it is about to leave with there, and
 /// ckpt-run exits with that status.
 
+#include "ckpt/config.hpp"
+
 #include <mpi.h>
 
 #include <fcntl.h>
@@ -25,7 +27,7 @@ namespace ckpt::detail {
 /// through a symbolic link, and synced, so that ckpt-run finds it whatever happens next (a rank
 /// killed in MPI_Finalize, a node's cache lost). Best effort: every error is ignored.
 /// Not async-signal-safe. Collective: no · Thread safety: any thread.
-inline void record_exit_status(int status) noexcept {
+CKPT_INLINE void record_exit_status(int status) noexcept {
     const char* path = std::getenv("CKPT_STATUS_FILE");
     if (path == nullptr || *path == '\0') return;
     int initialized = 0, finalized = 0;

@@ -5,9 +5,9 @@
 #include "ckpt/detail/element.hpp"
 
 #include <cstdint>
-#include <functional>
 #include <memory>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 namespace ckpt::detail {
@@ -26,8 +26,23 @@ struct SaveNode {
 };
 
 /// Called with the stored extents of this rank's part; returns where to read the elements to,
-/// or nullptr after filling `expected` with what the application has (a mismatch).
-using Prepare = std::function<void*(const std::vector<std::uint64_t>& extents, std::string& expected)>;
+/// or nullptr after filling `expected` with what the application has (a mismatch). A reference to
+/// a callable, valid for the call it is passed to (no <functional>: public headers stay light).
+class Prepare {
+public:
+    template <class F, class = std::enable_if_t<!std::is_same_v<std::decay_t<F>, Prepare>>>
+    Prepare(const F& f) noexcept  // NOLINT(google-explicit-constructor): a lambda converts, as to std::function
+        : callable_(&f), call_([](const void* c, const std::vector<std::uint64_t>& extents, std::string& expected) {
+              return (*static_cast<const F*>(c))(extents, expected);
+          }) {}
+    void* operator()(const std::vector<std::uint64_t>& extents, std::string& expected) const {
+        return call_(callable_, extents, expected);
+    }
+
+private:
+    const void* callable_;
+    void* (*call_)(const void*, const std::vector<std::uint64_t>&, std::string&);
+};
 
 /// The reading side, implemented over an open checkpoint file.
 class LoadSource {

@@ -56,7 +56,7 @@ constexpr double leaving_wait_seconds = 30;
 /// main_guard, when the job leaves (a checkpoint-and-exit, or a ckpt::Error) in a program that
 /// initialised MPI itself: if main then returns without MPI_Finalize, it is done at exit, once
 /// every rank is there. A program that finalises by itself is left alone.
-inline void finalize_mpi_at_exit() noexcept {
+CKPT_INLINE void finalize_mpi_at_exit() noexcept {
     static std::once_flag once;
     std::call_once(once, [] { std::atexit([] { finalize_if_every_rank_arrives(leaving_wait_seconds); }); });
 }

@@ -1,0 +1,816 @@
+#pragma once
+/// Definitions for ckpt/checkpointer.hpp: the checkpointer's state, its safe-point state machine,
+/// and how it writes and restores versions. Inline in the header-only mode, compiled once into
+/// libckpt in the compiled mode (ckpt/config.hpp).
+
+#include "ckpt/checkpointer.hpp"
+#include "ckpt/codec.hpp"
+#include "ckpt/detail/atomic_commit.hpp"
+#include "ckpt/detail/control.hpp"
+#include "ckpt/detail/job_lock.hpp"
+#include "ckpt/detail/mpi/agree.hpp"
+#include "ckpt/detail/mpi/poll_agreement.hpp"
+#include "ckpt/detail/process_exit.hpp"
+#include "ckpt/detail/signals.hpp"
+#include "ckpt/detail/store.hpp"
+#include "ckpt/impl/codec.hpp"
+#include "ckpt/impl/options.hpp"
+#include "ckpt/leave.hpp"
+#include "ckpt/options.hpp"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstdint>
+#include <ctime>
+#include <filesystem>
+#include <iostream>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <thread>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+namespace ckpt {
+
+namespace detail {
+/// Owns a type-erased object (a protected ArrayView, a hook) when it has a `destroy`.
+class Erased {
+public:
+    Erased(void* object, DestroyFn destroy) noexcept : object_(object), destroy_(destroy) {}
+    Erased(Erased&& other) noexcept : object_(other.object_), destroy_(std::exchange(other.destroy_, nullptr)) {}
+    Erased& operator=(Erased&&) = delete;
+    ~Erased() {
+        if (destroy_) destroy_(object_);
+    }
+    void* get() const noexcept { return object_; }
+
+private:
+    void* object_;
+    DestroyFn destroy_;
+};
+
+/// One protected object: its name and how to save and load it.
+struct Entry {
+    std::string name;
+    Erased object;
+    SaveFn save;
+    LoadFn load;
+};
+
+/// One on_checkpoint or on_restart hook.
+struct Hook {
+    Erased callable;
+    CallFn call;
+    void operator()() const { call(callable.get()); }
+};
+
+/// Where one version goes: the configured directory, name and depth, or a request's.
+struct Target {
+    std::string dir, name;
+    unsigned depth = 2;
+};
+
+inline double now_seconds() {
+    return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+/// `rate` bytes per second with a unit that keeps three significant digits ("512 kB/s").
+inline std::string format_rate(double rate) {
+    static const char* const units[] = {"B/s", "kB/s", "MB/s", "GB/s", "TB/s"};
+    std::size_t u = 0;
+    while (rate >= 1000 && u + 1 < std::size(units)) {
+        rate /= 1000;
+        ++u;
+    }
+    char text[32];
+    std::snprintf(text, sizeof text, rate >= 100 ? "%.0f %s" : rate >= 10 ? "%.1f %s" : "%.2f %s", rate, units[u]);
+    return text;
+}
+/// The verbose log line of a written version (docs/configuration.md).
+inline std::string written_line(const std::string& path, std::uint64_t bytes, double seconds, int ranks) {
+    char head[96];
+    std::snprintf(head, sizeof head, "%llu bytes in %.3f s, ", static_cast<unsigned long long>(bytes), seconds);
+    return "ckpt: wrote " + path + " (" + head + (seconds > 0 ? format_rate(bytes / seconds) : "-") + ", " +
+           std::to_string(ranks) + " rank" + (ranks == 1 ? "" : "s") + ")";
+}
+inline std::string current_directory() {
+    std::error_code ec;
+    auto p = std::filesystem::current_path(ec);
+    return ec ? std::string() : p.string();
+}
+}  // namespace detail
+
+
+struct Checkpointer::Impl {
+    struct Prepared {
+        Options options;
+        std::vector<std::string> argv;
+    };
+
+    // Takes a pointer, not a defaulted Options argument: GCC 12 -O2 reports a temporary Options at
+    // the call site as maybe-uninitialized (a known false positive with std::string members).
+    static Prepared prepare(int& argc, char** argv, const Options* in_code) {
+        detail::mpi::ensure_initialized();
+        Prepared p;
+        for (int i = 0; i < argc; ++i) p.argv.emplace_back(argv[i] ? argv[i] : "");
+        Options base;
+        if (in_code) base = *in_code;
+        p.options = resolve_options(argc, argv, base);
+        return p;
+    }
+
+    static Options settle(Options o) {
+        if (!o.mode.none && (o.interval.count() > 0 || o.every > 0)) o.mode.periodic = true;
+        detail::finish(o, process_environment());
+        return o;
+    }
+
+    Impl(Prepared prepared, MPI_Comm comm)
+        : options_(std::move(prepared.options)), argv_(std::move(prepared.argv)), comm_(comm),
+          last_time_(detail::now_seconds()) {
+        detail::install_terminate_handler();  // an uncaught ckpt::Error ends with its message and status
+        detail::h5::take_over_library_exit();  // before ckpt's first HDF5 call
+        if (options_.verbose && comm_.rank() == 0) std::cerr << describe(options_);
+        if (options_.halt.count() > 0 && options_.end_time == 0)
+            warn("halt=" + detail::format_seconds(options_.halt) +
+                 " has no end time to count down from: set CKPT_END_TIME (or run under Slurm with a time limit)");
+        if (options_.mode.none) return;  // nothing will ever be written: leave signals alone
+        take_job_lock();
+        std::vector<int> checkpoint_signals;
+        if (options_.mode.enabled) checkpoint_signals.push_back(options_.checkpoint_signal);
+        signals_ = std::make_unique<detail::signals::Installation>(checkpoint_signals, options_.term_signals);
+        for (int sig : signals_->signals()) seen_[static_cast<std::size_t>(sig)] = detail::signals::count(sig);
+    }
+
+    void add_entry(const std::string& name, detail::Erased object, detail::SaveFn save, detail::LoadFn load) {
+        detail::check_entry_name(name);
+        if (restored_) detail::raise(UsageError::too_late(name, "restore_if_requested()"));
+        if (!names_.insert(name).second) detail::raise(UsageError::duplicate_name(name));
+        entries_.push_back({name, std::move(object), save, load});
+    }
+
+    ~Impl() {
+        join_rotation();
+        release_directory();
+    }
+
+    /// Trigger counters: a slot per signal number, then the two request_checkpoint() actions.
+    static constexpr std::size_t request_continue = detail::signals::table_size;
+    static constexpr std::size_t request_exit = request_continue + 1;
+    using Counts = std::array<std::uint64_t, request_exit + 1>;
+    using Flags = detail::mpi::PollAgreement::Flags;
+
+    bool restore(const RestartSpec& what);
+    std::string checkpoint();
+    void request_checkpoint(Action action);
+    std::vector<std::string> candidates(const RestartSpec& what) const;
+    void restore_from(const std::string& path);
+    void quarantine(const std::string& path) const;
+    bool poll_impl(std::int64_t step, bool have_step);
+    std::string write_version(const detail::Target& target);
+    Counts current_counts() const;
+    bool anything_new() const noexcept;
+    void absorb_late_copy(const Counts& counts);
+    bool clock_due() const;
+    bool interval_due(double now) const noexcept;
+    bool halt_due(double now) const noexcept;
+    Flags local_flags(const Counts& counts) const;
+    bool act(const Flags& agreed, const Counts& counts);
+    std::optional<detail::control::Request> claim_request();
+    void answer(const std::optional<detail::control::Request>& request, bool ok, int status, const std::string& file,
+                double seconds, const std::string& msg);
+    void leave(int status);
+    void join_rotation();
+    void make_pid_file();
+    void take_job_lock();
+    void release_directory() noexcept;
+    void warn(const std::string& message) const {
+        if (comm_.rank() == 0) std::cerr << "ckpt: warning: " << message << "\n";
+    }
+
+    Options options_;
+    std::vector<std::string> argv_;
+    detail::mpi::Comm comm_;
+    std::vector<detail::Entry> entries_;
+    std::set<std::string> names_;
+    std::vector<detail::Hook> checkpoint_hooks_;
+    std::vector<detail::Hook> restart_hooks_;
+    detail::mpi::PollAgreement agreement_;
+    bool restored_ = false;
+    std::string last_path_;
+    std::uint64_t sequence_ = 0;
+    std::int64_t last_step_ = -1;      ///< step of the last checkpoint written or restored
+    std::uint64_t poll_calls_ = 0;
+    std::int64_t last_poll_step_ = -1;  ///< step given to the current poll, recorded in the file
+    std::uint64_t last_write_call_ = 0; ///< poll_calls_ at the last write: one write per safe point
+    double last_time_;                 ///< rank 0: when the last checkpoint was written or restored
+
+    // Asynchronous triggers (signals, requests, interval, halt) and what poll() decided.
+    std::unique_ptr<detail::signals::Installation> signals_;
+    std::unique_ptr<detail::control::PidFile> pid_file_;
+    std::unique_ptr<detail::JobLock> job_lock_;  ///< rank 0: this job alone writes (dir, name)
+    std::vector<std::string> made_dirs_;           ///< what the job lock created, deepest first
+    bool pid_file_tried_ = false;  ///< made at the first poll(): the job is reachable from its loop on
+    std::atomic<std::uint64_t> requests_[2] = {0, 0};
+    Counts seen_{};         ///< counts already acted on
+    /// Until when this rank's next checkpoint signal is taken as its copy of a delivery that a
+    /// checkpoint has already served on the ranks it reached first (0 = no copy expected).
+    double late_copy_until_ = 0;
+    static constexpr double late_copy_seconds = 5;
+    Counts in_flight_{};    ///< counts sent with the agreement round in flight
+    Counts agreed_{};       ///< counts of the round that just completed
+    Flags deferred_{};      ///< decisions taken inside a CriticalSection, acted on after it
+    Counts deferred_counts_{};
+    bool deferred_any_ = false;  ///< deferred_ holds an agreed decision (the same on every rank)
+    int critical_depth_ = 0;
+    ExitPolicy exit_policy_ = ExitPolicy::Exit;
+    bool leaving_ = false;
+    int exit_status_ = 0;
+
+    // Rotation runs on rank 0 in the background; joined before the directory is listed again.
+    std::thread rotation_;
+    std::vector<std::string> rotation_failures_;
+};
+
+// The public members: each forwards to the state behind the pointer. ----------------------------
+
+CKPT_INLINE Checkpointer::Checkpointer(int& argc, char** argv, MPI_Comm comm, const Options& in_code)
+    : impl_(new Impl(Impl::prepare(argc, argv, &in_code), comm)) {}
+CKPT_INLINE Checkpointer::Checkpointer(int& argc, char** argv, MPI_Comm comm)
+    : impl_(new Impl(Impl::prepare(argc, argv, nullptr), comm)) {}
+CKPT_INLINE Checkpointer::Checkpointer(const Options& options, MPI_Comm comm)
+    : impl_(new Impl(Impl::Prepared{(detail::mpi::ensure_initialized(), Impl::settle(options)), {}}, comm)) {}
+CKPT_INLINE Checkpointer::~Checkpointer() { delete impl_; }
+
+CKPT_INLINE void Checkpointer::add_entry(const std::string& name, void* object, detail::SaveFn save,
+                                         detail::LoadFn load, detail::DestroyFn destroy) {
+    impl_->add_entry(name, detail::Erased(object, destroy), save, load);
+}
+CKPT_INLINE void Checkpointer::add_hook(bool on_restart, void* hook, detail::CallFn call, detail::DestroyFn destroy) {
+    detail::Hook h{detail::Erased(hook, destroy), call};
+    (on_restart ? impl_->restart_hooks_ : impl_->checkpoint_hooks_).push_back(std::move(h));
+}
+CKPT_INLINE void Checkpointer::enter_critical_section() noexcept { ++impl_->critical_depth_; }
+CKPT_INLINE void Checkpointer::leave_critical_section() noexcept { --impl_->critical_depth_; }
+
+CKPT_INLINE bool Checkpointer::restore_if_requested() { return impl_->restore(impl_->options_.restart); }
+CKPT_INLINE bool Checkpointer::restore(const RestartSpec& what) { return impl_->restore(what); }
+CKPT_INLINE std::string Checkpointer::checkpoint() { return impl_->checkpoint(); }
+CKPT_INLINE bool Checkpointer::poll(std::int64_t step) { return impl_->poll_impl(step, true); }
+CKPT_INLINE bool Checkpointer::poll() {
+    return impl_->poll_impl(static_cast<std::int64_t>(impl_->poll_calls_ + 1), false);
+}
+CKPT_INLINE void Checkpointer::request_checkpoint(Action action) { impl_->request_checkpoint(action); }
+CKPT_INLINE Checkpointer& Checkpointer::exit_policy(ExitPolicy policy) noexcept {
+    impl_->exit_policy_ = policy;
+    return *this;
+}
+CKPT_INLINE bool Checkpointer::should_exit() const noexcept { return impl_->leaving_; }
+CKPT_INLINE int Checkpointer::exit_status() const noexcept { return impl_->exit_status_; }
+CKPT_INLINE const Options& Checkpointer::options() const noexcept { return impl_->options_; }
+CKPT_INLINE int Checkpointer::rank() const noexcept { return impl_->comm_.rank(); }
+CKPT_INLINE int Checkpointer::size() const noexcept { return impl_->comm_.size(); }
+CKPT_INLINE void Checkpointer::sync() { impl_->join_rotation(); }
+CKPT_INLINE const std::string& Checkpointer::last_path() const noexcept { return impl_->last_path_; }
+CKPT_INLINE std::uint64_t Checkpointer::sequence() const noexcept { return impl_->sequence_; }
+
+// The state and its work. -------------------------------------------------------------------------
+
+inline void Checkpointer::Impl::request_checkpoint(Action action) {
+    if (options_.mode.none || (action == Action::Continue && !options_.mode.enabled))
+        detail::raise(UsageError({"request_checkpoint(): the checkpoint mode is \"" +
+                                      detail::format_mode(options_.mode) + "\", which writes no checkpoint on request",
+                                  "", "", -1, "add `enabled` to --checkpoint / CKPT_MODE"}));
+    requests_[action == Action::Exit ? 1 : 0].fetch_add(1, std::memory_order_relaxed);
+}
+
+
+inline std::vector<std::string> Checkpointer::Impl::candidates(const RestartSpec& what) const {
+    // Rank 0 looks at the directory; everyone gets the same list.
+    detail::mpi::Outcome local;
+    std::vector<std::string> paths;
+    if (comm_.rank() == 0) {
+        local.run([&] {
+            auto missing = [&](const std::string& sentence, const std::string& file) {
+                ErrorInfo i{sentence, file, "", -1, "check --restart / CKPT_RESTART and --checkpoint-dir / CKPT_DIR"};
+                i.errno_value = ENOENT;
+                return IoError(std::move(i));
+            };
+            switch (what.kind) {
+                case RestartKind::None: break;
+                case RestartKind::Auto:
+                case RestartKind::Latest: {
+                    auto versions = detail::committed_versions(options_.dir, options_.name);
+                    for (auto it = versions.rbegin(); it != versions.rend(); ++it) {
+                        const std::string foreign = detail::foreign_problem(options_.dir, it->path);
+                        if (foreign.empty())
+                            paths.push_back(it->path);
+                        else
+                            warn("skipping " + it->path + ": " + foreign);
+                    }
+                    if (paths.empty() && what.kind == RestartKind::Latest)
+                        detail::raise(missing("--restart latest: no complete checkpoint \"" + options_.name +
+                                                  ".*.h5\" in the directory",
+                                              options_.dir));
+                    break;
+                }
+                case RestartKind::Sequence: {
+                    std::string p = detail::join_path(options_.dir, detail::version_file_name(options_.name, what.sequence));
+                    if (!std::filesystem::exists(p))
+                        detail::raise(missing("--restart " + std::to_string(what.sequence) +
+                                                  ": no checkpoint with that sequence number",
+                                              p));
+                    paths.push_back(p);
+                    break;
+                }
+                case RestartKind::Name:
+                case RestartKind::Path: {
+                    std::string p = what.kind == RestartKind::Name ? detail::join_path(options_.dir, what.target)
+                                                                   : what.target;
+                    if (!std::filesystem::exists(p)) detail::raise(missing("--restart: no such checkpoint file", p));
+                    if (const std::string foreign = detail::foreign_problem(detail::parent_directory(p), p);
+                        !foreign.empty())
+                        warn("restoring " + p + " as asked, although it is " + foreign.substr(0, foreign.find(';')));
+                    detail::Version v;
+                    if (detail::parse_version_name(std::filesystem::path(p).filename().string(), options_.name, v) &&
+                        v.temporary)
+                        detail::raise(FormatError({"--restart points at an uncommitted temporary file", p, "", -1,
+                                                   "restart from a committed version (ckpt list DIR)"}));
+                    paths.push_back(p);
+                    break;
+                }
+            }
+        });
+    }
+    detail::mpi::agree(comm_, local);
+    comm_.bcast(paths);
+    return paths;
+}
+
+inline void Checkpointer::Impl::restore_from(const std::string& path) {
+    detail::mpi::Outcome local;
+    detail::FileMeta meta;
+    {
+        std::unique_ptr<detail::FileSource> source;
+        local.run([&] { source = std::make_unique<detail::FileSource>(path, comm_); });
+        // The open is collective; if it failed anywhere, stop here, together.
+        detail::mpi::agree(comm_, local);
+        // Reads are independent, so a rank that fails here cannot strand the others.
+        local.run([&] {
+            for (auto& e : entries_) {
+                Reader r(*source, "/state");
+                try {
+                    e.load(r, e.name, e.object.get());
+                } catch (const IoError& io) {
+                    // A stored structure HDF5 cannot read is a corrupt file (65), not an I/O error.
+                    if (io.hdf5_stack().empty() || detail::h5::storage_failure(io.hdf5_stack())) throw;
+                    ErrorInfo info = io.info();
+                    info.sentence = "corrupt checkpoint: " + info.sentence;
+                    detail::raise(FormatError(std::move(info)));
+                } catch (const Error&) {
+                    throw;
+                } catch (const std::exception& ex) {  // a Boost archive that does not decode
+                    detail::raise(FormatError({"cannot decode \"" + e.name + "\": " + ex.what(), path,
+                                               "/state/" + e.name, comm_.rank(), {}}));
+                }
+            }
+            meta = source->meta();
+        });
+        local.run([&] { source->close(); });  // collective, reached by every rank
+    }
+    detail::mpi::agree(comm_, local);
+    last_path_ = path;
+    sequence_ = meta.sequence;
+    last_step_ = meta.step;
+}
+
+inline void Checkpointer::Impl::quarantine(const std::string& path) const {
+    // Corrupt (not merely incompatible): out of the candidates and out of rotation's count, so a
+    // good older version is never deleted in its favour. Rank 0 renames; the others only log.
+    if (comm_.rank() != 0) return;
+    try {
+        warn("quarantined " + path + " as " + detail::quarantine(path));
+    } catch (const Error& e) {
+        warn(std::string("could not quarantine a corrupt version: ") + (e.what() + 6));
+    }
+}
+
+inline bool Checkpointer::Impl::restore(const RestartSpec& what) {
+    restored_ = true;
+    if (what.kind == RestartKind::None) return false;
+    const bool fall_back = what.kind == RestartKind::Latest || what.kind == RestartKind::Auto;
+    join_rotation();
+    auto paths = candidates(what);
+    std::string skipped;
+    std::optional<Error> newest_failure;
+    for (const auto& path : paths) {
+        try {
+            restore_from(path);
+        } catch (const Error& e) {
+            const bool skippable = e.kind() == ErrorKind::Format || e.kind() == ErrorKind::Mismatch ||
+                                   e.kind() == ErrorKind::Io;
+            if (!fall_back || !skippable) throw;
+            warn("skipping " + path + ": " + (e.what() + 6));  // what() without its "ckpt: "
+            if (e.kind() == ErrorKind::Format && !e.info().unsupported) quarantine(path);
+            skipped += (skipped.empty() ? "" : ", ") + path;
+            if (!newest_failure) newest_failure = e;
+            continue;
+        }
+        if (!skipped.empty()) warn("restored from " + path + " after skipping: " + skipped);
+        // Outside the fallback: a hook's failure is the application's, not a reason to try older files.
+        for (auto it = restart_hooks_.rbegin(); it != restart_hooks_.rend(); ++it) (*it)();
+        last_time_ = detail::now_seconds();
+        agreement_.restart(comm_);
+        return true;
+    }
+    if (paths.empty()) return false;  // auto with no checkpoint: start fresh
+    // Every version failed: report the newest one's error, as its own kind (exit code 65 either way).
+    ErrorInfo info = newest_failure->info();
+    info.sentence = "--restart " + std::string(what.kind == RestartKind::Auto ? "auto" : "latest") +
+                    ": no usable checkpoint among " + std::to_string(paths.size()) + " (" + skipped +
+                    "); the newest failed: " + info.sentence;
+    detail::raise(newest_failure->kind(), std::move(info));
+}
+
+inline std::string Checkpointer::Impl::checkpoint() {
+    if (options_.mode.none) return {};
+    if (critical_depth_ > 0)
+        detail::raise(UsageError({"checkpoint() called inside a ckpt::CriticalSection", "", "", -1,
+                                  "call it after the section ends, or let poll() defer it"}));
+    return write_version({options_.dir, options_.name, options_.depth});
+}
+
+inline std::string Checkpointer::Impl::write_version(const detail::Target& target) {
+    const double started = detail::now_seconds();
+    detail::mpi::Outcome local;
+
+    // 1. Local: hooks, then every entry's nodes (hashed later, while they are written). Nothing
+    //    collective yet.
+    std::vector<detail::SaveNode> nodes;
+    std::uint64_t digest[2] = {0, 0};
+    local.run([&] {
+        for (auto& hook : checkpoint_hooks_) hook();
+        Writer w(nodes, "/state");
+        for (auto& e : entries_) e.save(w, e.name, e.object.get());
+        digest[0] = detail::structure_digest(nodes);
+        digest[1] = ~digest[0];
+    });
+    detail::mpi::agree(comm_, local);
+    comm_.allreduce(digest, 2, MPI_MAX);  // max(d) == min(d) iff ~max(~d) == max(d)
+    if (~digest[1] != digest[0])
+        detail::raise(UsageError({"ranks protect different state: names, kinds, element types or dimensions "
+                                  "of the protected objects differ between ranks",
+                                  "", "", -1, "every rank must protect the same names with the same kinds of object"}));
+
+    // 2. Rank 0 picks the next sequence number and makes the directory; its clock, directory and
+    //    command line are the ones recorded (attributes are written collectively: all ranks must agree).
+    std::uint64_t seq = 0;
+    detail::FileMeta meta;
+    if (comm_.rank() == 0) {
+        // A rotation still running from the last checkpoint only deletes older versions and
+        // temporaries, never the newest: it cannot change the next sequence number.
+        local.run([&] {
+            detail::make_directories(target.dir);
+            auto all = detail::list_versions(target.dir, target.name);
+            seq = (all.empty() ? 0 : all.back().sequence) + 1;
+        });
+    }
+    detail::mpi::agree(comm_, local);
+    comm_.bcast(&seq, 1);
+    double time = started;
+    comm_.bcast(&time, 1);
+    std::string cwd = detail::current_directory();
+    comm_.bcast(cwd);
+    const std::string final_path = detail::join_path(target.dir, detail::version_file_name(target.name, seq));
+    const std::string tmp = final_path + ".tmp";
+
+    // 3. Everyone writes the temporary file.
+    meta.sequence = seq;
+    meta.step = last_poll_step_;
+    meta.time = time;
+    meta.ranks = comm_.size();
+    meta.argv = argv_;  // identical on every rank: mpiexec gives every rank the same command line
+    meta.cwd = cwd;
+    detail::FileIdentity created;  // rank 0
+    local.run([&] { created = detail::write_file(tmp, comm_, nodes, meta); });
+    try {
+        detail::mpi::agree(comm_, local);
+    } catch (...) {
+        if (comm_.rank() == 0) ::unlink(tmp.c_str());  // on a full disk, give the space back now
+        throw;
+    }
+
+    // 4. Rank 0 makes it durable and visible. Rotation (unlinking old versions, slow on some file
+    //    systems) then runs in the background: the new version is already safe.
+    if (comm_.rank() == 0) {
+        local.run([&] {
+            const std::string warning = detail::commit(tmp, final_path, created);
+            if (!warning.empty()) warn(warning);
+        });
+        join_rotation();
+        if (!local.failed())
+            rotation_ = std::thread([this, target, seq] {
+                try {
+                    rotation_failures_ = detail::rotate(target.dir, target.name, target.depth, seq);
+                } catch (const std::exception& e) {
+                    rotation_failures_ = {target.dir + " (" + e.what() + ")"};
+                }
+            });
+    }
+    detail::mpi::agree(comm_, local);
+
+    last_path_ = final_path;
+    sequence_ = seq;
+    last_step_ = last_poll_step_;
+    last_write_call_ = poll_calls_;
+    last_time_ = detail::now_seconds();
+    if (options_.verbose) {
+        std::uint64_t bytes = 0;
+        for (auto& n : nodes) bytes += n.is_group() ? 0 : n.count * detail::element_size(n.element);
+        comm_.allreduce(&bytes, 1, MPI_SUM);
+        if (comm_.rank() == 0)
+            std::cerr << detail::written_line(final_path, bytes, last_time_ - started, comm_.size()) << "\n";
+    }
+    return final_path;
+}
+
+inline void Checkpointer::Impl::make_pid_file() {
+    pid_file_tried_ = true;
+    if (!options_.mode.enabled) return;
+    // Tools (ckpt request, the batch-system scripts) find the job through its pid files.
+    try {
+        pid_file_ = std::make_unique<detail::control::PidFile>(detail::control::directory(options_.dir));
+    } catch (const Error& e) {
+        std::cerr << "ckpt: warning: rank " << comm_.rank() << ": requests through the control directory "
+                  << "cannot reach this process: " << (e.what() + 6) << "\n";
+    }
+}
+
+inline void Checkpointer::Impl::take_job_lock() {
+    detail::mpi::Outcome local;
+    if (comm_.rank() == 0)
+        local.run([&] {
+            job_lock_ = std::make_unique<detail::JobLock>(options_.dir, options_.name);
+            made_dirs_ = job_lock_->made_directories();
+        });
+    detail::mpi::agree(comm_, local);  // EBUSY on every rank: exit 75, naming the holder
+    comm_.bcast(made_dirs_);
+}
+
+inline void Checkpointer::Impl::release_directory() noexcept {
+    pid_file_.reset();
+    job_lock_.reset();
+    if (options_.mode.none || !last_path_.empty()) return;
+    // A run that wrote nothing leaves no empty control directory behind, nor the checkpoint
+    // directory if this job made it. rmdir() removes only an empty directory, so whichever rank
+    // leaves last succeeds and anything of another job's stays.
+    ::rmdir(detail::control::directory(options_.dir).c_str());
+    for (const auto& d : made_dirs_) ::rmdir(d.c_str());
+}
+
+inline void Checkpointer::Impl::join_rotation() {
+    if (!rotation_.joinable()) return;
+    rotation_.join();
+    for (auto& p : rotation_failures_) warn("rotation could not delete " + p);
+    rotation_failures_.clear();
+}
+
+inline Checkpointer::Impl::Counts Checkpointer::Impl::current_counts() const {
+    Counts c{};
+    if (signals_)
+        for (int sig : signals_->signals()) c[static_cast<std::size_t>(sig)] = detail::signals::count(sig);
+    c[request_continue] = requests_[0].load(std::memory_order_relaxed);
+    c[request_exit] = requests_[1].load(std::memory_order_relaxed);
+    return c;
+}
+
+inline bool Checkpointer::Impl::anything_new() const noexcept {
+    if (signals_)
+        for (int sig : signals_->signals())
+            if (detail::signals::count(sig) != seen_[static_cast<std::size_t>(sig)]) return true;
+    return requests_[0].load(std::memory_order_relaxed) != seen_[request_continue] ||
+           requests_[1].load(std::memory_order_relaxed) != seen_[request_exit];
+}
+
+inline void Checkpointer::Impl::absorb_late_copy(const Counts& counts) {
+    if (late_copy_until_ == 0) return;
+    const auto sig = static_cast<std::size_t>(options_.checkpoint_signal);
+    if (counts[sig] == seen_[sig]) return;  // not arrived yet: a clock read only once it has
+    if (detail::now_seconds() < late_copy_until_) ++seen_[sig];
+    late_copy_until_ = 0;
+}
+
+inline bool Checkpointer::Impl::interval_due(double now) const noexcept {
+    return options_.mode.periodic && options_.interval.count() > 0 && now - last_time_ >= options_.interval.count();
+}
+
+inline bool Checkpointer::Impl::halt_due(double now) const noexcept {
+    return options_.halt.count() > 0 && options_.end_time > 0 &&
+           now >= static_cast<double>(options_.end_time) - options_.halt.count();
+}
+
+inline bool Checkpointer::Impl::clock_due() const {
+    const bool timed = (options_.mode.periodic && options_.interval.count() > 0) ||
+                       (options_.halt.count() > 0 && options_.end_time > 0);
+    if (!timed) return false;  // no clock read at all
+    const double now = detail::now_seconds();
+    return interval_due(now) || halt_due(now);
+}
+
+inline Checkpointer::Impl::Flags Checkpointer::Impl::local_flags(const Counts& counts) const {
+    using A = detail::mpi::PollAgreement;
+    Flags f{};
+    auto fresh = [&](std::size_t slot) { return counts[slot] != seen_[slot]; };
+    if (options_.mode.enabled && fresh(static_cast<std::size_t>(options_.checkpoint_signal)))
+        f[A::Checkpoint] = f[A::CheckpointSignal] = 1;
+    if (fresh(request_continue)) f[A::Checkpoint] = 1;
+    if (fresh(request_exit)) f[A::Leave] = 1;
+    for (int sig : options_.term_signals)
+        if (fresh(static_cast<std::size_t>(sig))) f[A::Signal] = std::max<std::int64_t>(f[A::Signal], sig);
+    if (comm_.rank() == 0) {  // time decisions: rank 0's clock only
+        const double now = detail::now_seconds();
+        if (interval_due(now)) f[A::Checkpoint] = 1;
+        if (halt_due(now)) f[A::Leave] = 1;
+    }
+    return f;
+}
+
+inline bool Checkpointer::Impl::poll_impl(std::int64_t step, bool have_step) {
+    ++poll_calls_;
+    last_poll_step_ = have_step ? step : -1;
+    if (options_.mode.none || leaving_) return false;
+    if (!pid_file_tried_) make_pid_file();
+    bool wrote = false;
+
+    // Step-based: deterministic on every rank, no communication.
+    if (options_.mode.periodic && options_.every > 0 && step > 0 &&
+        step % static_cast<std::int64_t>(options_.every) == 0 && step != last_step_ && critical_depth_ == 0) {
+        write_version({options_.dir, options_.name, options_.depth});
+        agreement_.restart(comm_);
+        wrote = true;
+    }
+
+    // Everything else (signals, requests, interval, halt): all ranks learn it at the same call.
+    Flags agreed{};
+    Counts counts{};
+    bool fresh = false;  // something was agreed at this call (the same on every rank)
+    if (comm_.size() == 1) {
+        if (anything_new() || clock_due()) {  // the common case is a few loads
+            counts = current_counts();
+            agreed = local_flags(counts);
+            fresh = true;
+        }
+    } else {
+        auto local = [&] {
+            agreed_ = in_flight_;  // the round completing now carried these counts
+            in_flight_ = current_counts();
+            absorb_late_copy(in_flight_);
+            return local_flags(in_flight_);
+        };
+        fresh = agreement_.step(comm_, local, agreed);
+        if (fresh) counts = agreed_;
+    }
+    if (critical_depth_ > 0) {  // remember; act at the first poll after the section
+        if (!fresh) return wrote;
+        for (std::size_t i = 0; i < agreed.size(); ++i) deferred_[i] = std::max(deferred_[i], agreed[i]);
+        for (std::size_t i = 0; i < counts.size(); ++i) deferred_counts_[i] = std::max(deferred_counts_[i], counts[i]);
+        deferred_any_ = true;
+        return wrote;
+    }
+    if (!fresh && !deferred_any_) return wrote;
+    for (std::size_t i = 0; i < agreed.size(); ++i) agreed[i] = std::max(agreed[i], deferred_[i]);
+    for (std::size_t i = 0; i < counts.size(); ++i) counts[i] = std::max(counts[i], deferred_counts_[i]);
+    deferred_ = {};
+    deferred_counts_ = {};
+    deferred_any_ = false;
+    return act(agreed, counts) || wrote;
+}
+
+inline bool Checkpointer::Impl::act(const Flags& agreed, const Counts& counts) {
+    using A = detail::mpi::PollAgreement;
+    const int signal = static_cast<int>(agreed[A::Signal]);
+    if (!agreed[A::Checkpoint] && !agreed[A::Leave] && signal == 0) return false;
+    // Everything up to `counts` is answered now. So is every checkpoint signal or checkpoint
+    // request that arrived since this round began: the write about to start serves it too.
+    const Counts before = seen_;
+    for (std::size_t i = 0; i < counts.size(); ++i) seen_[i] = std::max(seen_[i], counts[i]);
+    for (int sig : options_.term_signals) detail::signals::answered(sig);
+    const Counts now = current_counts();
+    const auto usr = static_cast<std::size_t>(options_.checkpoint_signal);
+    const bool had_signal = options_.mode.enabled && now[usr] != before[usr];
+    if (options_.mode.enabled) seen_[usr] = std::max(seen_[usr], now[usr]);
+    seen_[request_continue] = std::max(seen_[request_continue], now[request_continue]);
+    // Launchers and batch systems signal every rank, not all at the same instant: a rank the
+    // signal has not reached yet expects its own copy of the delivery this checkpoint serves.
+    late_copy_until_ = agreed[A::CheckpointSignal] && !had_signal ? detail::now_seconds() + late_copy_seconds : 0;
+
+    if (signal != 0 && !options_.mode.shutdown) {  // leave at once, writing nothing
+        leave(128 + signal);
+        return false;
+    }
+    const bool must_leave = signal != 0 || agreed[A::Leave] != 0;
+    const auto request = claim_request();
+    detail::Target target{options_.dir, options_.name, options_.depth};
+    if (request) {
+        if (!request->dir.empty()) target.dir = request->dir;
+        if (!request->name.empty()) target.name = request->name;
+        if (request->depth) target.depth = *request->depth;
+    }
+    const double started = detail::now_seconds();
+    std::string path;
+    try {
+        // One write per safe point: `every=` may have just written this very state.
+        path = last_write_call_ == poll_calls_ && !request ? last_path_ : write_version(target);
+    } catch (const Error& e) {
+        // The round in flight was started before this decision, with the counts it has just
+        // answered: acted on, it would write a second, unrequested checkpoint. Every rank is here.
+        agreement_.restart(comm_);
+        answer(request, false, exit_code(e), "", detail::now_seconds() - started, e.what() + 6);
+        if (must_leave) {  // told to end: end, with the status that says no checkpoint was written
+            warn(std::string("the shutdown checkpoint failed: ") + (e.what() + 6));
+            leave(exit_code(e));
+            return false;
+        }
+        if (request) {  // the requester is told; the job goes on (Torque releases a failed qhold)
+            warn(std::string("the requested checkpoint failed: ") + (e.what() + 6));
+            return false;
+        }
+        throw;
+    }
+    agreement_.restart(comm_);
+    answer(request, true, 0, path, detail::now_seconds() - started, "");
+    if (must_leave || (request && request->exit)) leave(options_.exit_code);
+    return true;
+}
+
+inline std::optional<detail::control::Request> Checkpointer::Impl::claim_request() {
+    // Rank 0 claims a pending request file and shares it; a bad one is reported and ignored.
+    std::string text;
+    if (comm_.rank() == 0 && options_.mode.enabled) {
+        try {
+            if (auto r = detail::control::claim_request(detail::control::directory(options_.dir)))
+                text = detail::control::format_request(*r);
+        } catch (const Error& e) {
+            warn(std::string("ignoring a checkpoint request: ") + (e.what() + 6));
+        }
+    }
+    comm_.bcast(text);
+    if (text.empty()) return std::nullopt;
+    return detail::control::parse_request(text, "claimed request");  // rank 0 has parsed it once already
+}
+
+inline void Checkpointer::Impl::answer(const std::optional<detail::control::Request>& request, bool ok, int status,
+                                 const std::string& file, double seconds, const std::string& msg) {
+    if (!request || comm_.rank() != 0) return;
+    detail::control::Answer a;
+    a.id = request->id;
+    a.ok = ok;
+    a.status = status;
+    a.file = file;
+    a.seconds = seconds;
+    a.msg = msg;
+    try {
+        detail::control::write_answer(detail::control::directory(options_.dir), a);
+    } catch (const Error& e) {
+        warn(std::string("could not answer request ") + request->id + ": " + (e.what() + 6));
+    }
+}
+
+inline void Checkpointer::Impl::leave(int status) {
+    leaving_ = true;
+    exit_status_ = status;
+    detail::record_exit_status(status);  // for ckpt-run, whichever way the application then leaves
+    // The job log should say why the job ended, whatever the launcher then reports.
+    if (comm_.rank() == 0)
+        std::cerr << "ckpt: leaving at step " << last_poll_step_ << " with exit status " << status
+                  << (status == options_.exit_code && !last_path_.empty() ? " after writing " + last_path_ : "")
+                  << "\n";
+    if (exit_policy_ == ExitPolicy::Return) return;
+    if (detail::main_guard_depth > 0) throw ExitRequest(status);
+    // No main_guard: end the process here, as cleanly as a library can.
+    join_rotation();
+    release_directory();
+    signals_.reset();
+    agreement_.restart(comm_);
+    std::fflush(nullptr);
+    std::cout.flush();
+    int congruent = MPI_UNEQUAL;
+    MPI_Comm_compare(comm_.get(), MPI_COMM_WORLD, &congruent);
+    // MPI_Finalize is collective over the world: only safe when every process is here. (When ckpt
+    // initialised MPI, its exit handler finalises it, after HDF5's.)
+    if (!detail::mpi::initialized_by_ckpt && (congruent == MPI_CONGRUENT || congruent == MPI_IDENT)) {
+        comm_.barrier();
+        detail::h5::close_library();  // before MPI goes: HDF5's exit handler would run after it
+        MPI_Finalize();
+    }
+    std::exit(status);
+}
+
+}  // namespace ckpt
