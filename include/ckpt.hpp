@@ -4,15 +4,16 @@
 ///
 /// Header-only by default (CMake target ckpt::ckpt). With the compiled mode (target
 /// ckpt::compiled, which defines CKPT_SEPARATE_COMPILATION) the library is built once and this
-/// header only declares it; Boost.Serialization is then opt-in, per translation unit, through
-/// <ckpt/boost.hpp>. See docs/building.md.
+/// header only declares the checkpointer; two parts are then opt-in, per translation unit:
+/// <ckpt/options.hpp> (ckpt::Options, resolve_options()) and <ckpt/boost.hpp> (Boost types).
+/// See docs/building.md.
 
 #include "ckpt/version.hpp"
 #include "ckpt/config.hpp"
 #include "ckpt/error.hpp"
-#include "ckpt/options.hpp"
 #include "ckpt/array_view.hpp"
 #if CKPT_HEADER_ONLY
+#include "ckpt/options.hpp"
 #include "ckpt/boost.hpp"
 #endif
 #include "ckpt/codec.hpp"

@@ -17,6 +17,7 @@
 /// with a message that says so).
 
 #include "ckpt/codec.hpp"
+#include "ckpt/complex.hpp"  // containers of std::complex: direct where they can be, in both modes
 
 #include <boost/archive/binary_iarchive.hpp>
 #include <boost/archive/binary_oarchive.hpp>

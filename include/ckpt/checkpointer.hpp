@@ -9,7 +9,8 @@
 ///
 /// This header declares; ckpt/impl/checkpointer.hpp defines (included here in the header-only
 /// mode, compiled into libckpt in the compiled mode, ckpt/config.hpp). It includes no HDF5, no
-/// Boost and no <filesystem>, so a translation unit that only checkpoints pays for little.
+/// Boost, no <filesystem> and not even ckpt/options.hpp, so a translation unit that only
+/// checkpoints pays for little.
 
 #include "ckpt/array_view.hpp"
 #include "ckpt/codec.hpp"

@@ -20,12 +20,11 @@
 #include "ckpt/array_view.hpp"
 #include "ckpt/config.hpp"
 #include "ckpt/detail/element.hpp"
-#include "ckpt/detail/leaf.hpp"
+#include "ckpt/detail/load_source.hpp"
 #include "ckpt/detail/type_name.hpp"
 #include "ckpt/error.hpp"
 
 #include <array>
-#include <complex>
 #include <cstdint>
 #include <string>
 #include <type_traits>
@@ -37,6 +36,10 @@ class binary_oarchive;  // only named, to recognise a Boost serialize() member w
 }
 
 namespace ckpt {
+
+namespace detail {
+struct SaveNode;  // detail/leaf.hpp: what a Writer produces, seen only by the library
+}
 
 /// The customization point. The primary template marks "no codec"; specialize it for full control.
 template <class T, class Enable = void>
@@ -72,6 +75,20 @@ template <class T, class = void>
 struct boost_bridge : std::false_type {};
 /// The codec name stored with Boost blobs.
 inline constexpr const char* boost_codec_name = "boost.binary";
+
+/// Has a floating value_type and real()/imag(): std::complex, or a container of it, when
+/// ckpt/complex.hpp was not included (the compiled mode's message below).
+template <class T, class = void>
+struct looks_complex : std::false_type {};
+template <class T>
+struct looks_complex<T, std::void_t<typename T::value_type, decltype(std::declval<const T&>().real()),
+                                    decltype(std::declval<const T&>().imag())>>
+    : std::is_floating_point<typename T::value_type> {};
+template <class T, class = void>
+struct holds_complex : looks_complex<T> {};
+template <class T>
+struct holds_complex<T, std::void_t<typename T::value_type>>
+    : std::bool_constant<looks_complex<T>::value || looks_complex<typename T::value_type>::value> {};
 
 template <class T, class = void>
 struct has_view_hook : std::false_type {};
@@ -293,6 +310,8 @@ constexpr int path_of() {  // 1 codec, 2 direct, 3 boost, 0 none
 
 template <class T>
 void report_not_checkpointable() {
+    static_assert(CKPT_HEADER_ONLY || !holds_complex<T>::value,
+                  "ckpt: std::complex data needs #include <ckpt/complex.hpp> in the compiled mode");
     static_assert(!has_serialize_member<T>::value || boost_bridge<T>::value,
                   "ckpt: this type has a Boost serialize() member: #include <ckpt/boost.hpp> to checkpoint it "
                   "(the compiled mode leaves Boost out of <ckpt.hpp>)");

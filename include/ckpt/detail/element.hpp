@@ -1,7 +1,8 @@
 #pragma once
 /// The element types the direct HDF5 path stores, named portably ("float64", "complex128").
 
-#include <complex>
+#include "ckpt/config.hpp"
+
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -14,8 +15,9 @@ enum class Element : int {
     Float32, Float64, Float128, Complex64, Complex128, Complex256
 };
 
+/// std::complex<float/double/long double>: specialized in ckpt/complex.hpp, which the
+/// header-only mode includes below (the compiled mode leaves <complex> out unless asked for).
 template <class T> struct is_complex : std::false_type {};
-template <class T> struct is_complex<std::complex<T>> : std::is_floating_point<T> {};
 
 /// Types stored element by element in a typed dataset.
 template <class T>
@@ -76,3 +78,7 @@ inline const char* element_name(Element e) {
 }
 
 }  // namespace ckpt::detail
+
+#if CKPT_HEADER_ONLY
+#include "ckpt/complex.hpp"
+#endif

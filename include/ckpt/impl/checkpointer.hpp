@@ -7,6 +7,7 @@
 #include "ckpt/codec.hpp"
 #include "ckpt/detail/atomic_commit.hpp"
 #include "ckpt/detail/control.hpp"
+#include "ckpt/detail/leaf.hpp"
 #include "ckpt/detail/job_lock.hpp"
 #include "ckpt/detail/mpi/agree.hpp"
 #include "ckpt/detail/mpi/poll_agreement.hpp"

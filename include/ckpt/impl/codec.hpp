@@ -3,6 +3,7 @@
 /// compiled once into libckpt in the compiled mode (ckpt/config.hpp).
 
 #include "ckpt/codec.hpp"
+#include "ckpt/detail/leaf.hpp"
 #include "ckpt/error.hpp"
 
 #include <cstdlib>
