@@ -218,6 +218,8 @@ template <class T>
 void load_entry(Reader& r, const std::string& path, T& value);
 /// Names are on-disk schema: explicit, non-empty, no '/', no leading '.'. Throws UsageError.
 CKPT_INLINE void check_entry_name(const std::string& name);
+/// `prefix/name`, once `name` passed check_entry_name() (compiled once, not in every caller).
+CKPT_INLINE std::string child_path(const std::string& prefix, const std::string& name);
 }  // namespace detail
 
 /// Given to codec<T>::save: writes named sub-entries under the entry's HDF5 group.
@@ -232,8 +234,7 @@ public:
     /// object being saved, not a local variable of save()).
     template <class T>
     Writer& write(const std::string& name, const T& value) {
-        detail::check_entry_name(name);
-        detail::save_entry(*this, prefix_ + "/" + name, value);
+        detail::save_entry(*this, detail::child_path(prefix_, name), value);
         return *this;
     }
     /// An rvalue (`w.write("n", v.size())`, `w.write("tmp", std::move(local))`) is moved into the
@@ -278,8 +279,7 @@ public:
 
     template <class T>
     Reader& read(const std::string& name, T& value) {
-        detail::check_entry_name(name);
-        detail::load_entry(*this, prefix_ + "/" + name, value);
+        detail::load_entry(*this, detail::child_path(prefix_, name), value);
         return *this;
     }
 

@@ -49,6 +49,11 @@ CKPT_INLINE void check_entry_name(const std::string& name) {
     if (name[0] == '.') raise(UsageError::invalid_name(name, "it starts with '.'"));
 }
 
+CKPT_INLINE std::string child_path(const std::string& prefix, const std::string& name) {
+    check_entry_name(name);
+    return prefix + "/" + name;
+}
+
 }  // namespace detail
 
 CKPT_INLINE void Writer::add_group(const std::string& path, std::string type_name) {
