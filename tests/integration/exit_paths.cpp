@@ -1,6 +1,8 @@
 // How a program ends when ckpt decides, or fails, in the ways real applications are written.
 //   exit_paths write DIR            writes one version of a 3-element array "a"
 //   exit_paths uncaught DIR         protects "a" with 4 elements and catches nothing (MismatchError)
+//   exit_paths bad-option DIR       builds a Checkpointer from a command line with a bad --checkpoint
+//                                   value and catches nothing (ConfigError, in the constructor)
 //   exit_paths guard-app-init DIR   calls MPI_Init itself, returns main_guard(...) without MPI_Finalize;
 //                                   rank 0 asks to checkpoint and exit at step 5 (status 85)
 //   exit_paths finalize-first DIR   calls MPI_Finalize while the Checkpointer still exists
@@ -27,7 +29,7 @@ ckpt::Options in(const char* dir, ckpt::RestartKind restart) {
 
 int main(int argc, char** argv) {
     if (argc != 3) {
-        std::fprintf(stderr, "usage: exit_paths write|uncaught|guard-app-init|finalize-first DIR\n");
+        std::fprintf(stderr, "usage: exit_paths write|uncaught|bad-option|guard-app-init|finalize-first|stuck-peer DIR\n");
         return 2;
     }
     const std::string mode = argv[1];
@@ -44,6 +46,15 @@ int main(int argc, char** argv) {
         ckpt::Checkpointer cp(in(dir, ckpt::RestartKind::Latest));
         cp.protect("a", a);
         cp.restore_if_requested();  // throws MismatchError on every rank
+        std::puts("not reached");
+        return 0;
+    }
+    if (mode == "bad-option") {  // the README's program, run with a typo in --checkpoint
+        std::string name = argv[0], flag = "--checkpoint", value = "evrey=100", dir_flag = "--checkpoint-dir";
+        std::string where = dir;
+        char* args[] = {name.data(), flag.data(), value.data(), dir_flag.data(), where.data(), nullptr};
+        int count = 5;
+        ckpt::Checkpointer cp(count, args, MPI_COMM_WORLD);  // throws ConfigError on every rank
         std::puts("not reached");
         return 0;
     }

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Exit paths of real MPI programs (tests/integration/exit_paths.cpp).
-#   usage: exit_paths.sh PROGRAM RANKS CASE      CASE: uncaught | guard-app-init | finalize-first | stuck-peer
+#   usage: exit_paths.sh PROGRAM RANKS CASE      CASE: uncaught | bad-option | guard-app-init | finalize-first | stuck-peer
 set -uo pipefail
 prog=$1 np=$2 case=$3
 work=$(mktemp -d "${TMPDIR:-/tmp}/ckpt-exit.XXXXXX")
@@ -33,6 +33,13 @@ uncaught)
     [ "$(grep -v '^ckpt: warning:' "$work/out" | grep -c '^ckpt: ')" = 1 ] || fail "not exactly one message line"
     grep -q '^ckpt: --restart latest: no usable checkpoint.*cannot restore "a": shape differs' "$work/out" ||
         fail "not the MismatchError's message"
+    ! grep -q "not reached" "$work/out" || fail "went on after the error" ;;
+bad-option)  # a ConfigError from the constructor, uncaught: one line and 64, no abort
+    run bad-option "$work/ck"
+    no_crash
+    expect_status 64 '^ckpt: bad value "evrey=100" for --checkpoint'
+    [ "$(grep -c "^ckpt: " "$work/out")" = 1 ] || fail "not exactly one message line"
+    grep -q '^ckpt: bad value "evrey=100" for --checkpoint' "$work/out" || fail "not the ConfigError's message"
     ! grep -q "not reached" "$work/out" || fail "went on after the error" ;;
 guard-app-init)
     run guard-app-init "$work/ck"

@@ -117,7 +117,10 @@ struct Checkpointer::Impl {
 
     // Takes a pointer, not a defaulted Options argument: GCC 12 -O2 reports a temporary Options at
     // the call site as maybe-uninitialized (a known false positive with std::string members).
+    // Both constructors' first steps. The terminate handler comes first of all: a bad flag or
+    // variable (ConfigError) is an uncaught ckpt::Error too, and ends with its message and 64.
     static Prepared prepare(int& argc, char** argv, const Options* in_code) {
+        detail::install_terminate_handler();
         detail::mpi::ensure_initialized();
         Prepared p;
         for (int i = 0; i < argc; ++i) p.argv.emplace_back(argv[i] ? argv[i] : "");
@@ -128,6 +131,7 @@ struct Checkpointer::Impl {
     }
 
     static Options settle(Options o) {
+        detail::install_terminate_handler();
         if (!o.mode.none && (o.interval.count() > 0 || o.every > 0)) o.mode.periodic = true;
         detail::finish(o, process_environment());
         return o;
@@ -136,7 +140,6 @@ struct Checkpointer::Impl {
     Impl(Prepared prepared, MPI_Comm comm)
         : options_(std::move(prepared.options)), argv_(std::move(prepared.argv)), comm_(comm),
           last_time_(detail::now_seconds()) {
-        detail::install_terminate_handler();  // an uncaught ckpt::Error ends with its message and status
         detail::h5::take_over_library_exit();  // before ckpt's first HDF5 call
         if (options_.verbose && comm_.rank() == 0) std::cerr << describe(options_);
         if (options_.halt.count() > 0 && options_.end_time == 0)
