@@ -7,7 +7,7 @@
 // line on stderr starting with "ckpt: ". Exit codes: 0 ok, 1 request failed or unanswered,
 // 64 usage, 65 corrupt or incomplete, 66 missing, 70 misuse, 74 I/O.
 
-#include "ckpt/detail/control.hpp"
+#include "control_client.hpp"
 #include "ckpt/detail/inspect.hpp"
 #include "ckpt/detail/parse.hpp"
 #include "ckpt/error.hpp"

@@ -1,6 +1,8 @@
 // Whichever rank gets the signal (or asks in code), every rank acts at the same poll() call.
 #include "testing.hpp"
 
+#include "control_client.hpp"  // tools/: requests and answers, as `ckpt request` sends them
+
 #include <mpi.h>
 
 #include <algorithm>

@@ -3,7 +3,7 @@
 // root-run hook must not trust.
 #include "testing.hpp"
 
-#include "ckpt/detail/control.hpp"
+#include "control_client.hpp"  // tools/: the tool side of the protocol, tested here too
 
 #include <sys/stat.h>
 #include <sys/wait.h>

@@ -2,6 +2,8 @@
 // Multi-rank agreement and real signals to real jobs: tests/signals/ and tests/mpi/.
 #include "testing.hpp"
 
+#include "control_client.hpp"  // tools/: requests and answers, as `ckpt request` sends them
+
 #include <signal.h>
 
 #include <csignal>
