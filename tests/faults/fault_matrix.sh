@@ -3,8 +3,10 @@
 #   usage: fault_matrix.sh RANKS [quick|full]
 # Environment (set by CTest): CKPT_FAULT_TARGET, CKPT_FAULT_SHIM, CKPT_COMMAND, CKPT_TEST_MPIEXEC.
 # Optional: CKPT_FAULT_SELECT=<ERE> runs only the points whose name matches (e.g. 'rank=all fsync#2 eio$'),
-# CKPT_FAULT_HANG_SECONDS (default 10), CKPT_FAULT_ACTIONS (default "kill eio enospc"; kill-after too),
-# CKPT_FAULT_KEEP=1 keeps the work directory, CKPT_FAULT_LIST=1 lists the points without running
+# CKPT_FAULT_HANG_SECONDS (default 10), CKPT_STUCK_SECONDS (ckpt's write watchdog; default 3 here,
+# at least 5 s below the hang timeout), CKPT_FAULT_ACTIONS (default "kill eio enospc"; kill-after too),
+# CKPT_FAULT_EXPECT=<ERE> makes an ok, missed or KNOWN point whose "outcome detail" does not match
+# it UNEXPECTED, a failure (a focused test: the point must still take the path it tests), CKPT_FAULT_KEEP=1 keeps the work directory, CKPT_FAULT_LIST=1 lists the points without running
 # them, CKPT_FAULT_DETAILS=N prints output and backtraces of the first N failing points (default 5).
 # TMPDIR=/dev/shm makes it faster.
 #
@@ -13,17 +15,19 @@
 # that checkpoint again for every point: target rank (each rank, or all), call kind, index n,
 # action (kill, eio, enospc), sticky or not; then restores and runs `ckpt verify`.
 # Each point is one of:
-#   ok        74 on every rank with one line each, or 0 everywhere (a fault ckpt tolerates), or killed
+#   ok        74 on every rank with one line each (the failed checkpoint's error, or the line of ckpt's
+#             write watchdog ending a rank stranded in HDF5/ROMIO), or 0 everywhere (a fault ckpt
+#             tolerates), or killed
 #   missed    the n-th call never came (the call sequence changed): reported, not a failure
 #   HANG      still running after CKPT_FAULT_HANG_SECONDS; backtraces of every rank are printed
 #   CRASH     a signal, a rank without exit status, ranks with different statuses, another status,
 #             HDF5's "infinite loop closing library", or a failure without an injected fault
-#   ABORT     ckpt ended the job with MPI_Abort(74) after its own wait for stuck ranks ran out: no
-#             hang, but not the contract either (the hang timeout must exceed that wait to see it)
+#   ABORT     ckpt ended the job with MPI_Abort(74) after a timed wait for stuck ranks ran out: no
+#             hang, but not the contract either (the write's watchdog replaced that wait)
 #   MSG       74 everywhere, but not exactly one line per rank (an HDF5 error stack, ...)
 #   LOST      afterwards version 3 (or 4, if the checkpoint reported success) does not restore,
 #             restores different values, or `ckpt verify` finds a committed version bad
-# Exit 0 when no point is HANG, ABORT, CRASH, MSG or LOST; 1 otherwise.
+# Exit 0 when no point is HANG, ABORT, CRASH, MSG, LOST or UNEXPECTED; 1 otherwise.
 set -uo pipefail
 np=${1:?usage: fault_matrix.sh RANKS [quick|full]}
 level=${2:-quick}
@@ -31,6 +35,13 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$here/lib.sh"
 shim=${CKPT_FAULT_SHIM:?set CKPT_FAULT_SHIM to fault_shim.so}
 hang_s=${CKPT_FAULT_HANG_SECONDS:-10}
+# ckpt's write watchdog ends ranks stranded in HDF5/ROMIO after this long without progress; the
+# default (a minute and more) is for real disks. The hang timeout must leave it time to act.
+export CKPT_STUCK_SECONDS=${CKPT_STUCK_SECONDS:-3}
+if ! awk -v h="$hang_s" -v s="$CKPT_STUCK_SECONDS" 'BEGIN { exit !(s + 0 > 0 && h + 0 >= s + 5) }'; then
+    echo "fault_matrix.sh: CKPT_FAULT_HANG_SECONDS ($hang_s) must be at least CKPT_STUCK_SECONDS ($CKPT_STUCK_SECONDS) + 5" >&2
+    exit 64
+fi
 actions=${CKPT_FAULT_ACTIONS:-kill eio enospc}
 select=${CKPT_FAULT_SELECT:-}
 base_versions=3
@@ -119,15 +130,27 @@ started=$SECONDS
 failures=()
 notes=()
 
+# The line of ckpt's write watchdog on rank $1 (include/ckpt/detail/io_watchdog.hpp), which
+# ends a rank stranded in HDF5/ROMIO with _exit(74): before MPI_Finalize, so with no status file.
+watchdog_line() { echo "^ckpt: rank $1: .*ending the job with exit status 74"; }
+
 # Classifies the faulted run just made. Sets outcome and detail.
 classify_fault() {
     local action=$1
-    local hits st common deaths
+    local hits st common deaths r ended="" s=()
     hits=$(cat "$status_dir"/hit.* 2>/dev/null | grep -c '^fault_shim: rank')  # stderr may be lost at an abort
-    st=$(statuses "$status_dir")
+    read -r -a s <<<"$(statuses "$status_dir")"
+    for ((r = 0; r < np; r++)); do  # a rank the watchdog ended has its line for a status
+        if [ "${s[r]}" = - ] && grep -q "$(watchdog_line "$r")" "$out"; then
+            s[r]=74
+            ended+="${ended:+ }$r"
+        fi
+    done
+    st=${s[*]}
     common=$(common_status "$st")
     deaths=$(launcher_deaths "$out")
     detail="statuses [$st]"
+    [ -n "$ended" ] && detail+=", watchdog: rank $ended"
     [ -n "$deaths" ] && detail+=", deaths: $deaths"
     if grep -q 'infinite loop closing library' "$out"; then
         outcome=CRASH
@@ -170,6 +193,15 @@ classify_fault() {
         fi
         return
     fi
+    # Every rank ended by the watchdog (or with 74 after it): a launcher that cleans up after the
+    # first rank to leave may signal the others after they printed their line, before their
+    # _exit (hydra: SIGHUP; also SIGTERM, SIGKILL). That is the watchdog working, not a crash.
+    local cleanup=""
+    if [ -n "$ended" ] && [ "$common" = 74 ] &&
+        [ -z "$(echo "$deaths" | sed -E -e 's/signal (1|9|15)( |$)//g' -e 's/exit code (1|9|15|74|129|137|143)( |$)//g' -e 's/ //g')" ]; then
+        cleanup=$deaths
+        deaths=""
+    fi
     local sig
     sig=$(echo "$deaths" | grep -oE 'signal [0-9]+' | head -n 1 || true)
     if [ -n "$sig" ] || echo "$deaths" | grep -qE 'exit code (1[3-9][0-9]|2[0-9][0-9])'; then
@@ -191,15 +223,22 @@ classify_fault() {
     74)
         local r lines bad=""
         for ((r = 0; r < np; r++)); do
-            lines=$(grep -c "^fault_target: rank $r: exit 74: ckpt: " "$out")
+            lines=$(grep -c -e "^fault_target: rank $r: exit 74: ckpt: " -e "$(watchdog_line "$r")" "$out")
             [ "$lines" = 1 ] || bad+=" rank $r printed $lines messages;"
         done
-        # Anything besides the shim's reports, the ranks' messages and ckpt's warnings.
-        lines=$(grep -v -e '^fault_shim: ' -e '^fault_target: rank [0-9]*: exit 74: ckpt: ' -e '^ckpt: warning: ' "$out" | grep -c .)
+        # Anything besides the shim's reports, the ranks' messages, the watchdog's and ckpt's
+        # warnings (and hydra's banner about a rank it signalled while cleaning up, above).
+        lines=$(grep -v -e '^fault_shim: ' -e '^fault_target: rank [0-9]*: exit 74: ckpt: ' -e "$(watchdog_line '[0-9]*')" \
+            -e '^ckpt: warning: ' "$out" |
+            { if [ -n "$cleanup" ]; then grep -v -e 'YOUR APPLICATION TERMINATED WITH THE EXIT STRING' \
+                -e '^This typically refers to a problem with your application' -e '^Please see the FAQ page' -e '^=*$' \
+                -e '^BAD TERMINATION OF ONE OF YOUR APPLICATION PROCESSES' \
+                -e '^ *PID ' -e '^ *EXIT CODE' -e '^ *CLEANING UP REMAINING PROCESSES' -e '^ *YOU CAN IGNORE THE BELOW CLEANUP'; else cat; fi; } |
+            grep -c .)
         [ "$lines" = 0 ] || bad+=" $lines other lines of output;"
         if [ -z "$bad" ]; then
             outcome=ok
-            detail="74 on every rank"
+            detail="74 on every rank${ended:+ (ended by the watchdog: rank $ended)}${cleanup:+, then cleaned up by the launcher: $cleanup}"
         else
             outcome=MSG
             detail="74 on every rank, but${bad%;}"
@@ -297,6 +336,11 @@ for t in "${targets[@]}"; do
                         detail="$outcome: $detail"
                         outcome=KNOWN
                     fi
+                    if [ -n "${CKPT_FAULT_EXPECT:-}" ] && [[ $outcome =~ ^(ok|missed|KNOWN)$ ]] &&
+                        ! [[ "$outcome $detail" =~ $CKPT_FAULT_EXPECT ]]; then  # a failure stays what it is
+                        detail="$outcome: $detail; expected: $CKPT_FAULT_EXPECT"
+                        outcome=UNEXPECTED
+                    fi
                     points=$((points + 1))
                     tally[$outcome]=$((${tally[$outcome]:-0} + 1))
                     tally[$t,$outcome]=$((${tally[$t,$outcome]:-0} + 1))
@@ -337,6 +381,7 @@ echo
 echo "==== fault matrix, $np_label, $level: $points points in ${elapsed}s (hang timeout ${hang_s}s)"
 printf '  %-8s %s\n' ok "${tally[ok]:-0}" missed "${tally[missed]:-0}" HANG "${tally[HANG]:-0}" ABORT "${tally[ABORT]:-0}" \
     CRASH "${tally[CRASH]:-0}" MSG "${tally[MSG]:-0}" LOST "${tally[LOST]:-0}" KNOWN "${tally[KNOWN]:-0}"
+[ -n "${CKPT_FAULT_EXPECT:-}" ] && printf '  %-8s %s\n' UNEXPECTED "${tally[UNEXPECTED]:-0}"
 for t in "${targets[@]}"; do
     line="  rank=$t:"
     for o in ok missed HANG ABORT CRASH MSG LOST KNOWN; do line+=" $o ${tally[$t,$o]:-0}"; done

@@ -6,7 +6,6 @@
 //   exit_paths guard-app-init DIR   calls MPI_Init itself, returns main_guard(...) without MPI_Finalize;
 //                                   rank 0 asks to checkpoint and exit at step 5 (status 85)
 //   exit_paths finalize-first DIR   calls MPI_Finalize while the Checkpointer still exists
-//   exit_paths stuck-peer DIR       rank 0 fails a step while the other ranks are stuck (in HDF5)
 #include <ckpt.hpp>
 
 #include <mpi.h>
@@ -29,7 +28,7 @@ ckpt::Options in(const char* dir, ckpt::RestartKind restart) {
 
 int main(int argc, char** argv) {
     if (argc != 3) {
-        std::fprintf(stderr, "usage: exit_paths write|uncaught|bad-option|guard-app-init|finalize-first|stuck-peer DIR\n");
+        std::fprintf(stderr, "usage: exit_paths write|uncaught|bad-option|guard-app-init|finalize-first DIR\n");
         return 2;
     }
     const std::string mode = argv[1];
@@ -81,19 +80,6 @@ int main(int argc, char** argv) {
         cp.checkpoint();
         MPI_Finalize();  // the adopter's order: domain deleted, MPI finalised, then cp goes
         std::puts("finalized");
-        return 0;
-    }
-    if (mode == "stuck-peer") {  // rank 0 fails; the others are "stuck in HDF5" for 60 s
-        MPI_Init(&argc, &argv);
-        ckpt::detail::mpi::Comm comm(MPI_COMM_WORLD);
-        ckpt::detail::mpi::Outcome local;
-        if (comm.rank() == 0)
-            local.fail(ckpt::IoError({"H5Fflush failed: injected", std::string(dir) + "/x.h5.tmp", "/", 0, {}}));
-        else
-            std::this_thread::sleep_for(std::chrono::seconds(60));
-        ckpt::detail::mpi::all_ok(comm, local, 2, 74);
-        std::puts("not reached");
-        MPI_Finalize();
         return 0;
     }
     std::fprintf(stderr, "exit_paths: unknown mode %s\n", argv[1]);

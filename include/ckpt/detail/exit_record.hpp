@@ -21,22 +21,26 @@
 
 namespace ckpt::detail {
 
-/// Writes "<status>\n" (status & 0xff, what the parent's wait() will see) to $CKPT_STATUS_FILE,
-/// if that is set: from rank 0 of MPI_COMM_WORLD only, or from every process when MPI is not
-/// running (not initialised, or finalized). The file is created mode 0600, truncated, never
-/// through a symbolic link, and synced, so that ckpt-run finds it whatever happens next (a rank
-/// killed in MPI_Finalize, a node's cache lost). Best effort: every error is ignored.
-/// Not async-signal-safe. Collective: no · Thread safety: any thread.
-CKPT_INLINE void record_exit_status(int status) noexcept {
-    const char* path = std::getenv("CKPT_STATUS_FILE");
-    if (path == nullptr || *path == '\0') return;
+/// Whether this process is the one that records the job's status: rank 0 of MPI_COMM_WORLD, or
+/// every process when MPI is not running (not initialised, or finalized).
+inline bool records_exit_status() noexcept {
     int initialized = 0, finalized = 0;
     MPI_Initialized(&initialized);
     MPI_Finalized(&finalized);
-    if (initialized && !finalized) {
-        int rank = 0;
-        if (MPI_Comm_rank(MPI_COMM_WORLD, &rank) != MPI_SUCCESS || rank != 0) return;
-    }
+    if (!initialized || finalized) return true;
+    int rank = 0;
+    return MPI_Comm_rank(MPI_COMM_WORLD, &rank) == MPI_SUCCESS && rank == 0;
+}
+
+/// Writes "<status>\n" (status & 0xff, what the parent's wait() will see) to $CKPT_STATUS_FILE,
+/// if that is set, whichever process this is: no MPI call, so a thread that must not call MPI
+/// (a watchdog) may use it, having asked records_exit_status() on the main thread before. The
+/// file is created mode 0600, truncated, never through a symbolic link, and synced, so that
+/// ckpt-run finds it whatever happens next (a rank killed in MPI_Finalize, a node's cache lost).
+/// Best effort: every error is ignored. Not async-signal-safe. Thread safety: any thread.
+inline void write_exit_status(int status) noexcept {
+    const char* path = std::getenv("CKPT_STATUS_FILE");
+    if (path == nullptr || *path == '\0') return;
     char text[8];
     unsigned value = static_cast<unsigned>(status) & 0xffu;
     char digits[4];
@@ -67,6 +71,12 @@ CKPT_INLINE void record_exit_status(int status) noexcept {
         ::close(fd);
     }
     errno = saved_errno;
+}
+
+/// record_exit_status(status): write_exit_status() if this process records_exit_status().
+/// Collective: no · Thread safety: the thread that may call MPI.
+CKPT_INLINE void record_exit_status(int status) noexcept {
+    if (records_exit_status()) write_exit_status(status);
 }
 
 }  // namespace ckpt::detail

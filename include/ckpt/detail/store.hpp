@@ -10,6 +10,7 @@
 #include "ckpt/detail/h5/file.hpp"
 #include "ckpt/detail/mpi/agree.hpp"
 #include "ckpt/detail/space_reserve.hpp"
+#include "ckpt/detail/io_watchdog.hpp"
 #include "ckpt/version.hpp"
 
 #include <sys/resource.h>
@@ -18,6 +19,7 @@
 #include <cerrno>
 #include <condition_variable>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <mutex>
 #include <optional>
@@ -228,13 +230,12 @@ inline void check_file_size_limit(const std::string& path, std::uint64_t bound) 
     raise(IoError(std::move(i)));
 }
 
-/// How long a rank whose part of a write failed waits for the others (mpi::all_ok).
-inline double stuck_seconds(std::uint64_t file_bytes) { return 60 + static_cast<double>(file_bytes) / 100e6; }
-
 /// Collective. Writes `nodes` (identical structure on every rank, already agreed) into a new file.
 /// A failure on any rank, at any step, throws the same error on every rank: the ranks agree after
 /// each collective step (one small reduction per entry), so none is left inside a collective
-/// HDF5 call that the others have abandoned.
+/// HDF5 call that the others have abandoned. Where HDF5 or ROMIO strand ranks all the same (an
+/// I/O error inside one of their collectives), the write's IoWatchdog ends every rank that
+/// makes no progress with 74, instead of a hang.
 ///
 /// The order makes a full disk safe. HDF5 1.10 does not agree a failed collective write across
 /// ranks (the ranks that failed skip the rest of the call; the others wait in it), so:
@@ -264,11 +265,23 @@ inline FileIdentity write_file(const std::string& path, const mpi::Comm& comm, c
         if (!nodes[i].is_group())
             data_bytes += totals[i] * element_size(nodes[i].element) +
                           static_cast<std::uint64_t>(comm.size()) * (FirstExtent + nodes[i].extents.size()) * 8;
-    // Collective. A rank that failed waits this long for the others before it takes them to be
-    // stuck in HDF5 and ends the job with 74: a minute, plus the whole file at 100 MB/s, so that
-    // peers still writing or syncing their data are never taken for stuck ones.
-    const double stuck_after = stuck_seconds(data_bytes + room);
-    auto all_ok = [&] { return mpi::all_ok(comm, local, stuck_after, 74); };
+    // From here on, an I/O error on one rank can strand the others inside HDF5 and ROMIO: a rank
+    // that makes no progress (no step completed by all ranks) for a step's budget ends itself
+    // with 74. At 1 rank no peer can strand it. Before the first HDF5 call, so a rank that has
+    // no watchdog (a bad CKPT_STUCK_SECONDS, no thread) fails cleanly at the first agreement.
+    // Declared before the file, whose destructor may close it collectively.
+    std::optional<IoWatchdog> watchdog;
+    if (comm.size() > 1)
+        local.run([&] {
+            const double budget = io_budget_seconds(data_bytes + room, std::getenv(stuck_seconds_variable()));
+            watchdog.emplace("the checkpoint write of " + path, comm.rank(), budget);
+        });
+    auto all_ok = [&] {
+        if (watchdog && local.failed()) watchdog->failed(local.info());  // its line, if the others never come
+        const bool ok = mpi::all_ok(comm, local);
+        if (watchdog) watchdog->progress();
+        return ok;
+    };
     local.run([&] { check_file_size_limit(path, data_bytes + room); });
     SpaceReserve reserve;
     const std::string base = path.size() > 4 && path.compare(path.size() - 4, 4, ".tmp") == 0 ? path.substr(0, path.size() - 4) : path;
@@ -395,6 +408,9 @@ private:
         try {
             return h5::File(path, comm.get(), h5::Access::Read);
         } catch (const IoError& e) {
+            // The disk failed (EIO from a read, a vanished file): an I/O error, never a reason to
+            // quarantine a version that may be good.
+            if (h5::storage_failure(e.hdf5_stack())) throw;
             // The file exists (selection checked) but HDF5 cannot read it: truncated or not HDF5.
             ErrorInfo info = e.info();
             info.sentence = "cannot open checkpoint: not a readable HDF5 file (truncated or corrupt)";

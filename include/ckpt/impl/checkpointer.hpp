@@ -7,6 +7,7 @@
 #include "ckpt/codec.hpp"
 #include "ckpt/detail/atomic_commit.hpp"
 #include "ckpt/detail/control.hpp"
+#include "ckpt/detail/io_watchdog.hpp"
 #include "ckpt/detail/leaf.hpp"
 #include "ckpt/detail/job_lock.hpp"
 #include "ckpt/detail/mpi/agree.hpp"
@@ -27,6 +28,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdint>
+#include <cstdlib>
 #include <ctime>
 #include <filesystem>
 #include <iostream>
@@ -361,11 +363,27 @@ inline std::vector<std::string> Checkpointer::Impl::candidates(const RestartSpec
 inline void Checkpointer::Impl::restore_from(const std::string& path) {
     detail::mpi::Outcome local;
     detail::FileMeta meta;
+    // At 2 ranks and more an I/O error inside HDF5's collective open or close can strand the
+    // other ranks there, as in a write: the same watchdog ends a rank that makes no progress with
+    // 74. Declared before the file, so that it still watches the file's closing on an error.
+    std::optional<detail::IoWatchdog> watchdog;
+    if (comm_.size() > 1)
+        local.run([&] {
+            std::error_code ec;
+            const std::uintmax_t bytes = std::filesystem::file_size(path, ec);
+            watchdog.emplace("the restore from " + path, comm_.rank(),
+                             detail::io_budget_seconds(ec ? 0 : bytes, std::getenv(detail::stuck_seconds_variable())));
+        });
+    auto agree = [&] {  // every rank's step done, or the same error everywhere
+        if (watchdog && local.failed()) watchdog->failed(local.info());  // its line, if the others never come
+        detail::mpi::agree(comm_, local);
+        if (watchdog) watchdog->progress();
+    };
     {
         std::unique_ptr<detail::FileSource> source;
         local.run([&] { source = std::make_unique<detail::FileSource>(path, comm_); });
         // The open is collective; if it failed anywhere, stop here, together.
-        detail::mpi::agree(comm_, local);
+        agree();
         // Reads are independent, so a rank that fails here cannot strand the others.
         local.run([&] {
             for (auto& e : entries_) {
@@ -389,7 +407,7 @@ inline void Checkpointer::Impl::restore_from(const std::string& path) {
         });
         local.run([&] { source->close(); });  // collective, reached by every rank
     }
-    detail::mpi::agree(comm_, local);
+    agree();
     last_path_ = path;
     sequence_ = meta.sequence;
     last_step_ = meta.step;

@@ -65,39 +65,12 @@ inline std::string get(const std::string& in, std::size_t& pos) {
 }
 }  // namespace wire
 
-/// Collective. Whether every rank's part succeeded, for a step inside which a library call may
-/// have stranded the other ranks: HDF5 1.10 does not agree a failure across ranks, so a rank
-/// that fails inside a collective HDF5 call returns from it while the others wait in it for
-/// ever. A rank whose own part failed therefore waits at most `seconds` for the others. If they
-/// do not come, nothing short of ending the job frees them: it prints its error, records
-/// `abort_status` for ckpt-run and aborts the job with it (MPI_Abort). A rank that succeeded
-/// waits as long as it takes (a slow peer is not a stuck one).
-inline bool all_ok(const Comm& comm, const Outcome& local, double seconds, int abort_status) {
+/// Collective. Whether every rank's part succeeded; every rank waits as long as it takes. For a
+/// step inside which a library call may strand ranks, the caller bounds the wait: a checkpoint
+/// write's IoWatchdog (write_watchdog.hpp) ends a rank that makes no progress.
+inline bool all_ok(const Comm& comm, const Outcome& local) {
     int ok = local.failed() ? 0 : 1;
-    // Non-blocking on every rank: MPI never matches a blocking collective with a non-blocking one.
-    MPI_Request request = MPI_REQUEST_NULL;
-    check(MPI_Iallreduce(MPI_IN_PLACE, &ok, 1, MPI_INT, MPI_MIN, comm.get(), &request), "MPI_Iallreduce", comm.rank());
-    if (!local.failed() || comm.size() == 1) {
-        check(MPI_Wait(&request, MPI_STATUS_IGNORE), "MPI_Wait", comm.rank());
-        return ok == 1;
-    }
-    const auto until = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
-    int done = 0;
-    while (!done) {
-        check(MPI_Test(&request, &done, MPI_STATUS_IGNORE), "MPI_Test", comm.rank());
-        if (done) break;
-        if (std::chrono::steady_clock::now() >= until) {
-            ErrorInfo info = local.info();
-            info.rank = comm.rank();
-            info.sentence += "; the other ranks did not come to agree on it within " +
-                             std::to_string(static_cast<long>(seconds)) +
-                             " s (stuck in a collective HDF5 call this rank left when it failed): ending the job";
-            std::fprintf(stderr, "%s\n", detail::format_what(info).c_str());
-            record_exit_status(abort_status);
-            MPI_Abort(MPI_COMM_WORLD, abort_status);
-        }
-        std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    }
+    comm.allreduce(&ok, 1, MPI_MIN);
     return ok == 1;
 }
 
