@@ -20,3 +20,12 @@ if(TARGET ckpt_cli AND TARGET heat)
   endforeach()
   set_property(TEST tools.request_library APPEND PROPERTY LABELS requires_library_requests)
 endif()
+
+# Files of format 1 (tests/fixtures/format1, written by the library of commit 1c81096^) stay
+# readable: `ckpt verify` checks every checksum of one (the restore is in test_restore.cpp).
+if(TARGET ckpt_cli)
+  add_test(NAME tools.verify_reads_a_format_1_file
+           COMMAND $<TARGET_FILE:ckpt_cli> verify ${PROJECT_SOURCE_DIR}/tests/fixtures/format1/ckpt.000001.h5)
+  set_tests_properties(tools.verify_reads_a_format_1_file PROPERTIES LABELS tools TIMEOUT 60
+                       PASS_REGULAR_EXPRESSION "verified 1 file: 1 valid, 0 invalid")
+endif()

@@ -13,6 +13,7 @@
 
 #include <array>
 #include <cerrno>
+#include <complex>
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
@@ -1289,6 +1290,50 @@ TEST_CASE("argv is stored as fixed-length strings, and a format 1 file's variabl
     cp.protect("x", back);
     REQUIRE(cp.restore_if_requested());
     CHECK(back == 3);
+}
+
+namespace {
+struct Format1Params {  // make_format1.cpp's Params
+    std::map<std::string, double> coefficients;
+    std::string label;
+    template <class Archive>
+    void serialize(Archive& ar, unsigned) {
+        ar & coefficients & label;
+    }
+};
+}  // namespace
+
+TEST_CASE("a checkpoint that format 1's library wrote (tests/fixtures/format1) restores, argv included",
+          "[unit][restore]") {
+    // Written by tests/fixtures/format1/make_format1.cpp with the library of commit 1c81096^.
+    TempDir dir;
+    const std::string fixture = std::string(CKPT_TEST_SOURCE_DIR) + "/tests/fixtures/format1/ckpt.000001.h5";
+    fs::copy_file(fixture, version_path(dir.path(), 1));  // restore only reads; a copy keeps the tree clean
+    {
+        ckpt::detail::h5::File file(version_path(dir.path(), 1), MPI_COMM_SELF, ckpt::detail::h5::Access::Read);
+        REQUIRE(raw_root_attribute(version_path(dir.path(), 1), "ckpt.format_version") == 1);
+        CHECK(file.read_strings_attribute("/", "ckpt.argv") ==
+              std::vector<std::string>{"/tmp/make_format1", "--checkpoint-dir", "fmt1-out", "one", "two"});
+    }
+    std::int64_t step = 0;
+    std::vector<double> u;
+    std::string note;
+    std::array<std::complex<double>, 2> z{};
+    std::int32_t grid[6] = {};
+    Format1Params params;
+    ckpt::Checkpointer cp(options_in(dir.path(), ckpt::RestartKind::Latest), MPI_COMM_WORLD);
+    cp.protect("step", step).protect("u", u).protect("note", note).protect("z", z);
+    cp.protect("grid", ckpt::ArrayView<std::int32_t>(grid, {2, 3})).protect("params", params);
+    REQUIRE(cp.restore_if_requested());
+    CHECK(cp.sequence() == 1);
+    CHECK(step == 1234);
+    CHECK(u == std::vector<double>{0.5, 1.5, 2.5, 3.5});
+    CHECK(note == "written by format 1");
+    CHECK(z[0] == std::complex<double>(1, -1));
+    CHECK(z[1] == std::complex<double>(0.5, 2));
+    for (int i = 0; i < 6; ++i) CHECK(grid[i] == i + 1);
+    CHECK(params.coefficients == std::map<std::string, double>{{"alpha", 0.25}, {"beta", -1.5}});
+    CHECK(params.label == "format one");
 }
 
 // --------------------------------------------------------------------------------------------
