@@ -90,12 +90,6 @@ inline std::vector<Listed> newest_first(std::vector<Listed> files) {
     return files;
 }
 
-/// One rank's row of /layout/<entry>.
-struct Part {
-    std::uint64_t offset = 0, count = 0, checksum = 0;
-    std::vector<std::uint64_t> extents;
-};
-
 /// One object under /state: a leaf dataset, or the group of a custom codec.
 struct EntryInfo {
     std::string name;            ///< "grid", "mesh/coords"
@@ -214,26 +208,18 @@ inline void read_leaf(const h5::File& file, const std::string& path, std::int64_
         hsize_t rows = 0, cols = 0;
         const auto table = read_table(file, layout, rows, cols);
         if (entry.ndims < 0 || static_cast<std::int64_t>(rows) != ranks ||
-            cols != FirstExtent + static_cast<hsize_t>(entry.ndims)) {
+            cols != Part::width(static_cast<std::size_t>(entry.ndims))) {
             entry.problem = layout + " is " + std::to_string(rows) + " x " + std::to_string(cols) + ", expected " +
-                            std::to_string(ranks) + " x " + std::to_string(FirstExtent + entry.ndims) + " (ranks x (" +
-                            layout_columns() + "))";
+                            std::to_string(ranks) + " x " + std::to_string(Part::width(static_cast<std::size_t>(entry.ndims))) +
+                            " (ranks x (" + layout_columns() + "))";
             return;
         }
         std::uint64_t next = 0;
         for (hsize_t r = 0; r < rows; ++r) {
-            const std::uint64_t* row = table.data() + r * cols;
-            Part p;
-            p.offset = row[Offset];
-            p.count = row[Count];
-            p.checksum = row[Checksum];
-            p.extents.assign(row + FirstExtent, row + cols);
-            std::uint64_t product = 1;
-            for (auto e : p.extents) product *= e;
+            Part p = Part::from_row(table.data() + r * cols, static_cast<std::size_t>(cols));
             const std::string where = layout + ", rank " + std::to_string(r) + ": ";
-            if (product != p.count && entry.problem.empty())
-                entry.problem = where + "extents give " + std::to_string(product) + " elements, count is " +
-                                std::to_string(p.count);
+            if (const std::string problem = p.problem(entry.elements); !problem.empty() && entry.problem.empty())
+                entry.problem = where + problem;
             if (p.offset != next && entry.problem.empty())
                 entry.problem = where + "offset " + std::to_string(p.offset) + ", expected " + std::to_string(next);
             next = p.offset + p.count;

@@ -2,8 +2,8 @@
 /// Reading and writing one checkpoint file (format: docs/file-format.md).
 ///
 /// Every leaf is one dataset `/state/<path>` holding all ranks' parts back to back, and one table
-/// `/layout/<path>` with a row per rank: offset, count, xxh64 of the rank's bytes, extents...
-/// So the object count does not grow with the rank count, and h5py reads any part without ckpt.
+/// `/layout/<path>` with a row per rank (detail/layout_table.hpp). So the object count does not
+/// grow with the rank count, and h5py reads any part without ckpt.
 
 #include "ckpt/codec.hpp"
 #include "ckpt/detail/checksum.hpp"
@@ -11,6 +11,7 @@
 #include "ckpt/detail/mpi/agree.hpp"
 #include "ckpt/detail/space_reserve.hpp"
 #include "ckpt/detail/io_watchdog.hpp"
+#include "ckpt/detail/layout_table.hpp"
 #include "ckpt/version.hpp"
 
 #include <sys/resource.h>
@@ -30,10 +31,6 @@
 
 namespace ckpt::detail {
 
-/// Columns of a layout row before the extents.
-enum LayoutColumn : std::size_t { Offset = 0, Count = 1, Checksum = 2, FirstExtent = 3 };
-inline const char* layout_columns() { return "offset,count,xxh64,extents..."; }
-
 /// File-level facts recorded as attributes of "/".
 struct FileMeta {
     std::uint64_t sequence = 0;
@@ -44,10 +41,6 @@ struct FileMeta {
     std::string cwd;
 };
 
-inline std::string entry_name(const std::string& path) {  // "/state/a/b" -> "a/b", for messages
-    return path.rfind("/state/", 0) == 0 ? path.substr(7) : path;
-}
-inline std::string layout_path(const std::string& state_path) { return "/layout/" + entry_name(state_path); }
 
 /// A digest of what every rank is about to write; ranks must agree on it before any collective
 /// HDF5 call, or they would create different datasets and hang.
@@ -126,7 +119,7 @@ inline NodeObjects create_node(h5::File& file, const mpi::Comm& comm, const Save
         file.write_attribute(n.path, "ckpt.element", std::string(element_name(n.element)));
         file.write_attribute(n.path, "ckpt.ndims", static_cast<std::int64_t>(n.extents.size()));
         h5::Handle u64 = h5::datatype(Element::UInt64, file.path());
-        const hsize_t width = FirstExtent + n.extents.size();
+        const hsize_t width = Part::width(n.extents.size());
         made.layout = file.create_dataset(layout_path(n.path), u64, {static_cast<hsize_t>(comm.size()), width});
         file.write_attribute(layout_path(n.path), "ckpt.columns", std::string(layout_columns()));
     }
@@ -153,10 +146,7 @@ inline std::vector<std::uint64_t> layout_rows(const std::vector<SaveNode>& nodes
     for (std::size_t i = 0; i < nodes.size(); ++i) {
         const SaveNode& n = nodes[i];
         if (n.is_group()) continue;
-        rows.push_back(offsets[i]);  // Offset
-        rows.push_back(n.count);     // Count
-        rows.push_back(sums[i]);     // Checksum
-        rows.insert(rows.end(), n.extents.begin(), n.extents.end());
+        Part{offsets[i], n.count, sums[i], n.extents}.append_to(rows);
     }
     return rows;
 }
@@ -168,7 +158,7 @@ inline void write_layouts(h5::File& file, const std::vector<SaveNode>& nodes, co
     std::vector<std::uint64_t> table;
     for (std::size_t i = 0; i < nodes.size(); ++i) {
         if (nodes[i].is_group()) continue;
-        const std::size_t width = FirstExtent + nodes[i].extents.size();
+        const std::size_t width = Part::width(nodes[i].extents.size());
         table.clear();
         for (std::size_t r = 0; r < ranks; ++r) {
             const auto row = gathered.begin() + static_cast<std::ptrdiff_t>(r * per_rank + column);
@@ -264,7 +254,7 @@ inline FileIdentity write_file(const std::string& path, const mpi::Comm& comm, c
     for (std::size_t i = 0; i < nodes.size(); ++i)
         if (!nodes[i].is_group())
             data_bytes += totals[i] * element_size(nodes[i].element) +
-                          static_cast<std::uint64_t>(comm.size()) * (FirstExtent + nodes[i].extents.size()) * 8;
+                          static_cast<std::uint64_t>(comm.size()) * Part::width(nodes[i].extents.size()) * 8;
     // From here on, an I/O error on one rank can strand the others inside HDF5 and ROMIO: a rank
     // that makes no progress (no step completed by all ranks) for a step's budget ends itself
     // with 74. At 1 rank no peer can strand it. Before the first HDF5 call, so a rank that has
@@ -380,22 +370,21 @@ public:
         if (stored != element_name(element))
             raise(mismatch(path, "element type differs", element_name(element), stored,
                            "protect the same element type the checkpoint was written with"));
-        auto row = layout_row(path);
-        std::vector<std::uint64_t> extents(row.begin() + FirstExtent, row.end());
+        const Part part = layout_row(path);
         std::string expected;
-        void* dest = prepare(extents, expected);  // null for an empty vector, which is no mismatch
+        void* dest = prepare(part.extents, expected);  // null for an empty vector, which is no mismatch
         if (!expected.empty())
-            raise(mismatch(path, "shape differs", expected, shape_text(stored, extents),
+            raise(mismatch(path, "shape differs", expected, shape_text(stored, part.extents),
                            "restart with the same decomposition, or protect a resizable std::vector"));
-        read_checked(path, element, dest, row);
+        read_checked(path, element, dest, part);
     }
 
     std::vector<unsigned char> read_blob(const std::string& path, const std::string& codec,
                                          const std::string& type_name) override {
         expect_entry(path, codec, type_name);
-        auto row = layout_row(path);
-        std::vector<unsigned char> bytes(static_cast<std::size_t>(row[Count]));
-        read_checked(path, Element::UInt8, bytes.data(), row);
+        const Part part = layout_row(path);
+        std::vector<unsigned char> bytes(static_cast<std::size_t>(part.count));
+        read_checked(path, Element::UInt8, bytes.data(), part);
         return bytes;
     }
 
@@ -436,26 +425,28 @@ private:
                            stored + " (" + file_.read_string_attribute(path, "ckpt.type") + ")"));
     }
 
-    std::vector<std::uint64_t> layout_row(const std::string& path) {
-        auto row = file_.read_row(layout_path(path), static_cast<hsize_t>(rank_));
+    /// This rank's row of the leaf's layout table, checked against the leaf's dataset.
+    Part layout_row(const std::string& path) {
+        const auto row = file_.read_row(layout_path(path), static_cast<hsize_t>(rank_));
         if (row.size() < FirstExtent) raise(file_.bad_layout(layout_path(path), "has too few columns"));
-        std::vector<std::uint64_t> extents(row.begin() + FirstExtent, row.end());
+        const Part part = Part::from_row(row.data(), row.size());
         const auto dims = file_.dims(path);
-        if (product(extents) != row[Count] || dims.size() != 1 || row[Offset] + row[Count] > dims[0])
-            raise(file_.bad_layout(layout_path(path), "row for rank " + std::to_string(rank_) + " is inconsistent"));
-        return row;
+        const std::string problem = dims.size() == 1 ? part.problem(dims[0]) : "its dataset is not 1-D";
+        if (!problem.empty())
+            raise(file_.bad_layout(layout_path(path), "row for rank " + std::to_string(rank_) + " is inconsistent: " + problem));
+        return part;
     }
 
-    void read_checked(const std::string& path, Element element, void* dest, const std::vector<std::uint64_t>& row) {
-        const std::uint64_t count = row[Count];
+    void read_checked(const std::string& path, Element element, void* dest, const Part& part) {
+        const std::uint64_t count = part.count;
         const std::size_t size = element_size(element);
         std::uint64_t sum = xxh64(dest, 0);
         if (count > 0) {  // an empty part has nothing stored (and may have no storage at all)
             h5::Handle dset = file_.open_dataset(path);
             h5::Handle type = h5::datatype(element, file_.path());
-            sum = read_and_hash(dset, path, type, static_cast<unsigned char*>(dest), row[Offset], count, size);
+            sum = read_and_hash(dset, path, type, static_cast<unsigned char*>(dest), part.offset, count, size);
         }
-        if (sum != row[Checksum]) raise(FormatError::checksum(file_.path(), path, rank_));
+        if (sum != part.checksum) raise(FormatError::checksum(file_.path(), path, rank_));
     }
 
     /// Reads in chunks; a second thread hashes each chunk while the next one is read, so on a cold
