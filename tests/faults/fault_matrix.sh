@@ -180,8 +180,10 @@ classify_fault() {
         fi
         return
     fi
-    if [ "$action" = kill ]; then  # hydra kills the other ranks: SIGKILL is the only death expected
-        if [ -n "$(echo "$deaths" | sed -e 's/signal 9//g' -e 's/exit code 9//g' -e 's/ //g')" ]; then
+    if [ "$action" = kill ]; then  # the injected SIGKILL, and the launcher's cleanup of the other ranks
+        # (hydra signals them, SIGHUP or SIGKILL, and may report its proxy's exit code 1): any
+        # other death (SIGSEGV, SIGABRT, ...) is a crash.
+        if [ -n "$(echo "$deaths" | sed -E -e 's/signal (1|9|15)( |$)//g' -e 's/exit code (1|9|15|129|137|143)( |$)//g' -e 's/ //g')" ]; then
             outcome=CRASH
             detail+=", a rank died otherwise than of the injected SIGKILL"
         elif [ "$rc" = 0 ]; then
