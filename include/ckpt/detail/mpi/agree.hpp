@@ -4,15 +4,13 @@
 /// agree(); if any rank failed, every rank throws the first failing rank's error, annotated
 /// "(failed on k of n ranks; first: rank r)". No rank is left waiting in a collective.
 
-#include "ckpt/detail/exit_record.hpp"
 #include "ckpt/detail/mpi/comm.hpp"
 
-#include <chrono>
 #include <climits>
-#include <cstdio>
+#include <cstring>
 #include <exception>
 #include <optional>
-#include <thread>
+#include <string>
 
 namespace ckpt::detail::mpi {
 
