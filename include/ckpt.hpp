@@ -17,6 +17,8 @@
 #include "ckpt/boost.hpp"
 #endif
 #include "ckpt/codec.hpp"
+#include "ckpt/distribution.hpp"
+#include "ckpt/stored_parts.hpp"
 #include "ckpt/leave.hpp"
 #include "ckpt/checkpointer.hpp"
 #include "ckpt/critical_section.hpp"

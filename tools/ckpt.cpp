@@ -242,10 +242,12 @@ const std::vector<Command>& commands() {
          "complete, temporary (.tmp or .reserve: being written, or a failed write), quarantined\n"
          "(.bad: a restore found it corrupt; kept for inspection, never restored) or unreadable."},
         {"info", "ckpt info FILE|DIR [--name NAME] [--json]", 1, 1, {{"--name", true}},
-         "What is inside a checkpoint: entries, types, shapes per rank, codecs, rank count,\n"
-         "library version, argv and cwd. For a DIR, its newest complete readable version."},
+         "What is inside a checkpoint: entries, types, distributions, shapes per rank (a block's\n"
+         "global shape and boxes), codecs, rank count, library and schema version, argv and cwd.\n"
+         "For a DIR, its newest complete readable version."},
         {"verify", "ckpt verify FILE|DIR [--name NAME] [--json]", 1, 1, {{"--name", true}},
-         "Recompute the checksum of every rank's part of every entry and check completeness.\n"
+         "Recompute the checksum (xxh64, or position sum) of every rank's part of every entry\n"
+         "and check completeness.\n"
          "For a DIR, every committed version (temporary files are listed as skipped).\n"
          "Exit 0 only if every checked file is valid, else 65; one line per problem."},
         {"latest", "ckpt latest DIR [--name NAME] [--json]", 1, 1, {{"--name", true}},
@@ -412,10 +414,24 @@ std::string shape_text(const std::vector<std::uint64_t>& extents) {
     return s;
 }
 
-/// Shapes per rank, condensed: "16x32 (each of 2 ranks)" or "r0 16x32, r1 15x32, ...".
+/// Shapes per rank, condensed: "16x32 (each of 2 ranks)" or "r0 16x32, r1 15x32, ..."; a block
+/// leaf's global shape and boxes, "37x23 global: r0 [0:19, 0:12], r1 [0:19, 12:23], ..."; a
+/// concatenated leaf's total and counts, "13 in all: r0 3, r1 0, ..."; a replicated leaf's one
+/// value, "3 (one copy)".
 std::string shapes_text(const insp::EntryInfo& e) {
+    using ckpt::detail::Spread;
     if (e.group) return "-";
     if (e.parts.empty()) return "?";
+    if (e.spread == Spread::Replicated) return shape_text(e.parts.front().extents) + " (one copy)";
+    if (e.spread == Spread::Block || e.spread == Spread::Concatenated) {
+        const bool block = e.spread == Spread::Block;
+        std::string s = block ? shape_text(e.shape) + " global:" : std::to_string(e.elements) + " in all:";
+        for (std::size_t r = 0; r < e.parts.size() && r < 4; ++r)
+            s += (r ? ", r" : " r") + std::to_string(r) + " " +
+                 (block ? e.parts[r].box().text() : std::to_string(e.parts[r].count));
+        if (e.parts.size() > 4) s += ", ... (" + std::to_string(e.parts.size()) + " ranks)";
+        return s;
+    }
     bool same = true;
     for (const auto& p : e.parts) same = same && p.extents == e.parts.front().extents;
     if (same) return shape_text(e.parts.front().extents) + " (each of " + std::to_string(e.parts.size()) + " ranks)";
@@ -427,24 +443,32 @@ std::string shapes_text(const insp::EntryInfo& e) {
 }
 
 std::string entry_json(const insp::EntryInfo& e) {
+    auto numbers = [](const std::vector<std::uint64_t>& values) {
+        std::vector<std::string> out;
+        for (auto x : values) out.push_back(jnum(x));
+        return jarr(out);
+    };
+    const bool block = e.spread == ckpt::detail::Spread::Block;
     std::vector<std::string> ranks;
     for (std::size_t r = 0; r < e.parts.size(); ++r) {
         const auto& p = e.parts[r];
-        std::vector<std::string> ext;
-        for (auto x : p.extents) ext.push_back(jnum(x));
-        ranks.push_back(JObj()
-                            .add("rank", jnum(static_cast<std::uint64_t>(r)))
-                            .add("offset", jnum(p.offset))
-                            .add("count", jnum(p.count))
-                            .add("extents", jarr(ext))
-                            .add("xxh64", jstr(ckpt::detail::checksum_hex(p.checksum)))
-                            .str());
+        JObj row;
+        row.add("rank", jnum(static_cast<std::uint64_t>(r)))
+            .add("offset", jnum(p.offset))
+            .add("count", jnum(p.count))
+            .add("extents", numbers(p.extents));
+        if (block) row.add("origin", numbers(p.origin));
+        // The checksum column: the xxh64 of the part's bytes, or a position sum (file-format.md).
+        row.add(ckpt::detail::has_position_sum(e.spread) ? "position_sum" : "xxh64",
+                jstr(ckpt::detail::checksum_hex(p.checksum)));
+        ranks.push_back(row.str());
     }
     JObj o;
     o.add("name", jstr(e.name)).add("kind", jstr(e.group ? "group" : "dataset")).add("codec", jstr(e.codec));
-    o.add("type", jstr(e.type));
+    o.add("type", jstr(e.type)).add("distribution", jstr(ckpt::detail::spread_name(e.spread)));
     if (!e.group) {
-        o.add("element", jstr(e.element)).add("ndims", jnum(e.ndims)).add("elements", jnum(e.elements));
+        o.add("element", jstr(e.element)).add("ndims", jnum(e.ndims)).add("dataset_shape", numbers(e.shape));
+        o.add("elements", jnum(e.elements));
         o.add("bytes", jnum(e.bytes)).add("file_offset", e.file_offset ? jnum(*e.file_offset) : jnull);
         o.add("ranks", jarr(ranks));
     }
@@ -567,7 +591,8 @@ int cmd_info(const Args& a) {
         std::vector<std::string> entries;
         for (const auto& e : f.entries) entries.push_back(entry_json(e));
         JObj o = file_json(f);
-        o.add("argv", jstrs(f.argv)).add("cwd", f.readable ? jstr(f.cwd) : jnull).add("entries", jarr(entries));
+        o.add("argv", jstrs(f.argv)).add("cwd", f.readable ? jstr(f.cwd) : jnull);
+        o.add("schema_version", f.schema_version ? jnum(*f.schema_version) : jnull).add("entries", jarr(entries));
         std::cout << o.str() << "\n";
     } else {
         Table head({"path", f.path});
@@ -582,15 +607,18 @@ int cmd_info(const Args& a) {
             head.add({"ranks", std::to_string(f.ranks)});
             head.add({"size", human_size(f.listed.size) + " (" + std::to_string(f.listed.size) + " bytes)"});
             head.add({"format", std::to_string(f.format_version) + ", written by ckpt " + f.library_version});
+            if (f.schema_version)
+                head.add({"schema", std::to_string(*f.schema_version) + " (the application's schema_version)"});
             head.add({"argv", argv.empty() ? "-" : argv});
             head.add({"cwd", f.cwd.empty() ? "-" : f.cwd});
         }
         head.print(std::cout);
         if (f.readable) {
             std::cout << "\n";
-            Table t({"ENTRY", "CODEC", "TYPE", "ELEMENT", "SHAPE PER RANK", "BYTES"}, "     r");
+            Table t({"ENTRY", "CODEC", "TYPE", "ELEMENT", "DISTRIBUTION", "SHAPE PER RANK", "BYTES"}, "      r");
             for (const auto& e : f.entries)
-                t.add({e.name, e.codec, e.type, e.group ? "-" : e.element, shapes_text(e),
+                t.add({e.name, e.codec, e.type, e.group ? "-" : e.element, ckpt::detail::spread_name(e.spread),
+                       shapes_text(e),
                        e.group ? "-" : std::to_string(e.bytes) + (e.problem.empty() ? "" : "  PROBLEM: " + e.problem)});
             t.print(std::cout);
         }

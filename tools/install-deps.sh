@@ -3,8 +3,10 @@
 # Run as root, or as a user with sudo. Does nothing (and needs no network) when all are present.
 set -eu
 
+# python3-h5py (it brings numpy): tests/redistribution/h5py_global.py reads a checkpoint without ckpt.
 packages="g++ make cmake mpich libmpich-dev libhdf5-mpich-dev hdf5-tools
-libboost-serialization-dev catch2"
+libboost-serialization-dev catch2
+python3-h5py"
 
 missing=""
 for p in $packages; do

@@ -19,6 +19,11 @@ public:
     /// `extents` are in row-major (C) order; the view covers their product of elements.
     ArrayView(T* data, std::initializer_list<std::size_t> extents) : data_(data), extents_(extents) {}
     ArrayView(T* data, std::vector<std::size_t> extents) : data_(data), extents_(std::move(extents)) {}
+    /// `{rows + 2, n}` with int `rows` and `n`: any one integer type (negative extents are 0).
+    template <class I, class = std::enable_if_t<std::is_integral_v<I> && !std::is_same_v<I, std::size_t>>>
+    ArrayView(T* data, std::initializer_list<I> extents) : data_(data) {
+        for (I e : extents) extents_.push_back(e > 0 ? static_cast<std::size_t>(e) : 0);
+    }
 
     T* data() const noexcept { return data_; }
     const std::vector<std::size_t>& extents() const noexcept { return extents_; }
@@ -35,5 +40,7 @@ private:
 
 template <class T>
 ArrayView(T*, std::initializer_list<std::size_t>) -> ArrayView<T>;
+template <class T, class I>
+ArrayView(T*, std::initializer_list<I>) -> ArrayView<T>;
 
 }  // namespace ckpt

@@ -15,6 +15,7 @@
 #include "ckpt/array_view.hpp"
 #include "ckpt/codec.hpp"
 #include "ckpt/config.hpp"
+#include "ckpt/distribution.hpp"
 #include "ckpt/leave.hpp"
 
 #include <mpi.h>
@@ -78,11 +79,13 @@ public:
     /// Binds `obj` by reference under `name`; it must outlive the checkpointer. Not collective, but
     /// every rank must protect the same names with the same kinds of object, in the same order.
     /// Throws: UsageError (duplicate or invalid name, called after restore_if_requested()).
+    /// `how` declares how the entry is spread over the ranks (ckpt/distribution.hpp): without
+    /// it, per-rank, restored only on as many ranks as wrote it.
     template <class T>
-    Checkpointer& protect(const std::string& name, T& obj) {
+    Checkpointer& protect(const std::string& name, T& obj, const Distribution& how = per_rank()) {
         static_assert(!std::is_const_v<T>, "ckpt: protect() cannot restore into a const object; pass a non-const lvalue");
         if constexpr (is_checkpointable_v<T>) {
-            add_entry(name, &obj, &detail::save_object<T>, &detail::load_object<T>, nullptr);
+            add_entry(name, &obj, &detail::save_object<T>, &detail::load_object<T>, nullptr, how);
         } else {
             detail::report_not_checkpointable<T>();
         }
@@ -90,13 +93,13 @@ public:
     }
     /// A view is a handle, so a temporary view is fine; the memory it points to must outlive cp.
     template <class T>
-    Checkpointer& protect(const std::string& name, ArrayView<T> view) {
+    Checkpointer& protect(const std::string& name, ArrayView<T> view, const Distribution& how = per_rank()) {
         add_entry(name, new ArrayView<T>(std::move(view)), &detail::save_object<ArrayView<T>>,
-                  &detail::load_object<ArrayView<T>>, &detail::destroy_object<ArrayView<T>>);
+                  &detail::load_object<ArrayView<T>>, &detail::destroy_object<ArrayView<T>>, how);
         return *this;
     }
     template <class T, class = std::enable_if_t<!std::is_lvalue_reference_v<T>>>
-    Checkpointer& protect(const std::string&, T&&) {
+    Checkpointer& protect(const std::string&, T&&, const Distribution& = per_rank()) {
         static_assert(detail::dependent_false<T>::value,
                       "ckpt: protect() keeps a reference to the object; pass a named lvalue, not a temporary");
         return *this;
@@ -168,6 +171,15 @@ public:
     /// and restore() do it too.
     void sync();
 
+    /// The application's schema version, stored in every checkpoint this writes (default 0):
+    /// raise it when the protected state changes meaning, and migrate on restore. Not collective.
+    Checkpointer& schema_version(std::int64_t version) noexcept;
+    /// The schema version of the checkpoint last restored (0 if it has none, or nothing was
+    /// restored); readable in on_restart hooks.
+    std::int64_t restored_schema_version() const noexcept;
+    /// The number of ranks that wrote the checkpoint last restored (0 if none).
+    int restored_ranks() const noexcept;
+
     /// Path of the last version this checkpointer wrote or restored from ("" if none).
     const std::string& last_path() const noexcept;
     /// Sequence number of the last version written or restored (0 if none).
@@ -181,7 +193,7 @@ private:
 
     /// Registers a protected object; takes ownership of `object` when `destroy` is given.
     void add_entry(const std::string& name, void* object, detail::SaveFn save, detail::LoadFn load,
-                   detail::DestroyFn destroy);
+                   detail::DestroyFn destroy, const Distribution& how);
     template <class F>
     Checkpointer& add_hook(bool on_restart, F&& hook) {
         using H = std::decay_t<F>;

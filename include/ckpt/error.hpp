@@ -167,11 +167,6 @@ public:
         i.hint = std::move(hint);
         return MismatchError(std::move(i));
     }
-    static MismatchError rank_count(const std::string& file, int application, long checkpoint) {
-        auto ranks = [](long n) { return std::to_string(n) + (n == 1 ? " rank" : " ranks"); };
-        return make("checkpoint was written by " + ranks(checkpoint) + ", this run has " + ranks(application), file,
-                    "/", -1, ranks(application), ranks(checkpoint), "restart with mpiexec -n " + std::to_string(checkpoint));
-    }
 };
 
 /// An MPI call failed, or ranks disagree on a collective outcome.

@@ -49,9 +49,13 @@ struct Options {
     /// 0 = unknown, and then `halt` has nothing to count down from.
     std::int64_t end_time = 0;
     bool verbose = false;
+    /// A restore refuses a checkpoint holding entries nothing protects (else: a warning each).
+    /// CKPT_STRICT_RESTORE.
+    bool strict_restore = false;
 
     /// Where each non-default value came from, keyed by field name (mode, interval, every, depth,
-    /// dir, name, restart, checkpoint_signal, term_signals, exit_code, halt, verbose), e.g.
+    /// dir, name, restart, checkpoint_signal, term_signals, exit_code, halt, verbose,
+    /// strict_restore), e.g.
     /// "600s (from CKPT_INTERVAL=10, unit min)". Filled by resolve_options(); a caller may preset
     /// entries for values it sets (a batch hook's request), which are kept unless overridden.
     std::map<std::string, std::string> origin;

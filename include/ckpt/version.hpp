@@ -7,4 +7,4 @@
 #define CKPT_VERSION_STRING "0.1.0"
 
 /// On-disk format version written to every checkpoint (docs/file-format.md).
-#define CKPT_FORMAT_VERSION 2
+#define CKPT_FORMAT_VERSION 3

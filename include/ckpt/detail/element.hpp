@@ -77,6 +77,37 @@ inline const char* element_name(Element e) {
     return "?";
 }
 
+/// The element named `name` (as element_name() spells it); false if none.
+inline bool parse_element(const std::string& name, Element& out) {
+    for (int i = 0; i <= static_cast<int>(Element::Complex256); ++i)
+        if (name == element_name(static_cast<Element>(i))) return out = static_cast<Element>(i), true;
+    return false;
+}
+
+/// Whether every value of `from` is exactly a value of `to` (HDF5 converts it on restore):
+/// integers to wider integers that hold their sign, integers to floats whose mantissa holds
+/// them, floats and complex numbers to wider ones.
+inline bool converts_losslessly(Element from, Element to) {
+    if (from == to) return true;
+    auto rank_of = [](Element e, const Element* list, int n) {
+        for (int i = 0; i < n; ++i)
+            if (list[i] == e) return i;
+        return -1;
+    };
+    static const Element sint[] = {Element::Int8, Element::Int16, Element::Int32, Element::Int64};
+    static const Element uint[] = {Element::UInt8, Element::UInt16, Element::UInt32, Element::UInt64};
+    static const Element real[] = {Element::Float32, Element::Float64, Element::Float128};
+    static const Element cplx[] = {Element::Complex64, Element::Complex128, Element::Complex256};
+    const int fs = rank_of(from, sint, 4), fu = rank_of(from, uint, 4), fr = rank_of(from, real, 3),
+              fc = rank_of(from, cplx, 3);
+    const int ts = rank_of(to, sint, 4), tu = rank_of(to, uint, 4), tr = rank_of(to, real, 3), tc = rank_of(to, cplx, 3);
+    if (fs >= 0) return (ts > fs) || (tr >= 0 && (fs <= 1 ? true : fs == 2 && tr >= 1));
+    if (fu >= 0) return (tu > fu) || (ts > fu) || (tr >= 0 && (fu <= 1 ? true : fu == 2 && tr >= 1));
+    if (fr >= 0) return tr > fr && (tr <= 1 || sizeof(long double) > sizeof(double));
+    if (fc >= 0) return tc > fc && (tc <= 1 || sizeof(long double) > sizeof(double));
+    return false;
+}
+
 }  // namespace ckpt::detail
 
 #if CKPT_HEADER_ONLY

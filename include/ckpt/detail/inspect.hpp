@@ -4,14 +4,23 @@
 /// rank's part still has the checksum it was written with. Nothing here writes, and a broken file
 /// is a result to report, not an exception: only a missing file or directory throws.
 ///
+/// Every format is read (1 to CKPT_FORMAT_VERSION). From format 3 on, each leaf says how it is
+/// spread (`ckpt.distribution`, detail/layout_table.hpp): a block leaf's dataset is the global
+/// N-d array and its rows carry the box's origin, a replicated leaf's table has one row, and the
+/// parts of block and concatenated leaves are verified by their position sum
+/// (detail/position_sum.hpp), each block part read from the global dataset box by box.
+///
 /// Files are opened through the same h5::File the library restores with, on MPI_COMM_SELF (the
 /// tool is a serial MPI program; MPI starts as a singleton on first use).
 
 #include "ckpt/detail/version_dir.hpp"
 #include "ckpt/detail/checksum.hpp"
 #include "ckpt/detail/element.hpp"
+#include "ckpt/detail/box.hpp"
 #include "ckpt/detail/h5/file.hpp"
+#include "ckpt/detail/layout_table.hpp"
 #include "ckpt/detail/mpi/comm.hpp"
+#include "ckpt/detail/position_sum.hpp"
 #include "ckpt/detail/store.hpp"
 #include "ckpt/version.hpp"
 
@@ -96,10 +105,14 @@ struct EntryInfo {
     bool group = false;          ///< a custom codec's group: its parts follow as their own entries
     std::string codec, type;     ///< ckpt.codec, ckpt.type
     std::string element;         ///< ckpt.element (leaves)
-    std::int64_t ndims = 0;      ///< extents per rank (leaves)
-    std::uint64_t elements = 0;  ///< length of /state/<name>
+    /// ckpt.distribution; per-rank where it is absent (format 1 and 2 files)
+    Spread spread = Spread::PerRank;
+    std::int64_t ndims = 0;      ///< extents per rank (leaves); a block leaf's: the global array's
+    std::vector<std::uint64_t> shape;  ///< the dataset's shape: a block leaf's global array, else {elements}
+    std::uint64_t elements = 0;  ///< elements of /state/<name>
     std::uint64_t bytes = 0;     ///< elements * element size
-    std::vector<Part> parts;     ///< one per rank (leaves)
+    /// One per rank (leaves); a replicated leaf's one, rank 0's. A block leaf's carry their origin.
+    std::vector<Part> parts;
     /// Byte offset of the contiguous data in the file, if it has storage: with `parts[r].offset`
     /// it locates any rank's bytes for dd or a debugger.
     std::optional<std::uint64_t> file_offset;
@@ -117,6 +130,7 @@ struct FileInfo {
     std::int64_t format_version = 0;
     std::string library_version;
     std::int64_t sequence = 0, step = -1, time = 0, ranks = 0;
+    std::optional<std::int64_t> schema_version;  ///< ckpt.schema_version (format 3 on), if present
     std::vector<std::string> argv;
     std::string cwd;
     std::vector<EntryInfo> entries;
@@ -174,6 +188,16 @@ inline std::string text_of(const Error& e) {
     return s;
 }
 
+/// Reads the `ckpt.distribution` of `path` into `entry.spread` (absent: per-rank); false, with
+/// the problem recorded, if it names no distribution.
+inline bool read_spread(const h5::File& file, const std::string& path, EntryInfo& entry) {
+    if (!file.has_attribute(path, "ckpt.distribution")) return true;
+    const std::string name = file.read_string_attribute(path, "ckpt.distribution");
+    if (parse_spread(name, entry.spread)) return true;
+    entry.problem = "unknown ckpt.distribution \"" + name + "\" of " + path;
+    return false;
+}
+
 /// Reads one leaf's attributes and layout; records the first inconsistency in `entry.problem`.
 inline void read_leaf(const h5::File& file, const std::string& path, std::int64_t ranks, EntryInfo& entry) {
     const std::string layout = layout_path(path);
@@ -182,12 +206,21 @@ inline void read_leaf(const h5::File& file, const std::string& path, std::int64_
         entry.type = file.has_attribute(path, "ckpt.type") ? file.read_string_attribute(path, "ckpt.type") : "";
         entry.element = file.read_string_attribute(path, "ckpt.element");
         entry.ndims = file.read_int_attribute(path, "ckpt.ndims");
+        if (!read_spread(file, path, entry)) return;
+        const bool block = entry.spread == Spread::Block;
         const auto dims = file.dims(path);
-        if (dims.size() != 1) {
+        entry.shape.assign(dims.begin(), dims.end());
+        if (block && (entry.ndims < 1 || dims.size() != static_cast<std::size_t>(entry.ndims))) {
+            entry.problem = path + " is a block of a " + std::to_string(entry.ndims) +
+                            "-D array (ckpt.ndims), but its dataset has " + std::to_string(dims.size()) + " dimensions";
+            return;
+        }
+        if (!block && dims.size() != 1) {
             entry.problem = path + " is not a 1-D dataset";
             return;
         }
-        entry.elements = dims[0];
+        entry.elements = 1;
+        for (auto d : dims) entry.elements *= d;
         const auto element = element_from_name(entry.element);
         if (!element) {
             entry.problem = "unknown element type \"" + entry.element + "\" in " + path;
@@ -207,27 +240,41 @@ inline void read_leaf(const h5::File& file, const std::string& path, std::int64_
         }
         hsize_t rows = 0, cols = 0;
         const auto table = read_table(file, layout, rows, cols);
-        if (entry.ndims < 0 || static_cast<std::int64_t>(rows) != ranks ||
-            cols != Part::width(static_cast<std::size_t>(entry.ndims))) {
+        // A replicated leaf's table has rank 0's row only; every other, one row per rank.
+        const bool replicated = entry.spread == Spread::Replicated;
+        const std::int64_t want_rows = replicated ? 1 : ranks;
+        const std::size_t width = entry.ndims < 0 ? 0 : Part::width(static_cast<std::size_t>(entry.ndims), entry.spread);
+        if (entry.ndims < 0 || static_cast<std::int64_t>(rows) != want_rows || cols != width) {
             entry.problem = layout + " is " + std::to_string(rows) + " x " + std::to_string(cols) + ", expected " +
-                            std::to_string(ranks) + " x " + std::to_string(Part::width(static_cast<std::size_t>(entry.ndims))) +
-                            " (ranks x (" + layout_columns() + "))";
+                            std::to_string(want_rows) + " x " + std::to_string(width) + " (" +
+                            (replicated ? "rank 0's row" : "ranks") + " x (" + layout_columns(entry.spread) + "))";
             return;
         }
         std::uint64_t next = 0;
+        std::vector<Box> boxes;
         for (hsize_t r = 0; r < rows; ++r) {
-            Part p = Part::from_row(table.data() + r * cols, static_cast<std::size_t>(cols));
+            Part p = Part::from_row(table.data() + r * cols, static_cast<std::size_t>(cols), entry.spread);
             const std::string where = layout + ", rank " + std::to_string(r) + ": ";
-            if (const std::string problem = p.problem(entry.elements); !problem.empty() && entry.problem.empty())
-                entry.problem = where + problem;
-            if (p.offset != next && entry.problem.empty())
-                entry.problem = where + "offset " + std::to_string(p.offset) + ", expected " + std::to_string(next);
-            next = p.offset + p.count;
+            if (block) {
+                if (const std::string problem = p.block_problem(entry.shape); !problem.empty() && entry.problem.empty())
+                    entry.problem = where + problem;
+                boxes.push_back(p.box());
+            } else {
+                if (const std::string problem = p.problem(entry.elements); !problem.empty() && entry.problem.empty())
+                    entry.problem = where + problem;
+                if (p.offset != next && entry.problem.empty())
+                    entry.problem = where + "offset " + std::to_string(p.offset) + ", expected " + std::to_string(next);
+                next = p.offset + p.count;
+            }
             entry.parts.push_back(std::move(p));
         }
-        if (next != entry.elements && entry.problem.empty())
-            entry.problem = layout + ": the ranks' parts add up to " + std::to_string(next) + " elements, " + path +
-                            " has " + std::to_string(entry.elements);
+        if (block) {
+            if (const std::string problem = tiling_problem(boxes, entry.shape); !problem.empty() && entry.problem.empty())
+                entry.problem = layout + ": the rows do not tile " + path + ": " + problem;
+        } else if (next != entry.elements && entry.problem.empty()) {
+            entry.problem = layout + ": " + (replicated ? "rank 0's part has " : "the ranks' parts add up to ") +
+                            std::to_string(next) + " elements, " + path + " has " + std::to_string(entry.elements);
+        }
     } catch (const Error& e) {
         entry.problem = text_of(e);
     }
@@ -245,6 +292,7 @@ inline void read_entries(const h5::File& file, const std::string& group, std::in
             try {
                 entry.codec = file.read_string_attribute(path, "ckpt.codec");
                 entry.type = file.has_attribute(path, "ckpt.type") ? file.read_string_attribute(path, "ckpt.type") : "";
+                read_spread(file, path, entry);
             } catch (const Error& e) {
                 entry.problem = text_of(e);
             }
@@ -304,6 +352,8 @@ inline FileInfo examine(const std::string& path) {
         info.ranks = file.read_int_attribute("/", "ckpt.ranks");
         info.argv = file.read_strings_attribute("/", "ckpt.argv");
         info.cwd = file.read_string_attribute("/", "ckpt.cwd");
+        if (file.has_attribute("/", "ckpt.schema_version"))
+            info.schema_version = file.read_int_attribute("/", "ckpt.schema_version");
         if (!file.exists("/state") || !file.exists("/layout")) {
             info.problem = "not a valid ckpt checkpoint: no /state or /layout group";
             return info;
@@ -350,8 +400,111 @@ struct VerifyStats {
     std::uint64_t bytes = 0;  ///< bytes read
 };
 
-/// Recomputes the xxh64 of every rank's part of every leaf and compares it with /layout; also
-/// reports every reason `info` (from examine()) is not complete. Empty result: the file is valid.
+namespace impl {
+
+/// Calls `piece(sub)` for sub-boxes of `box` that together are `box`, each of at least one and
+/// at most `limit` elements (`limit` >= 1): whole innermost rows, or pieces of one where a row
+/// is longer. Nothing for an empty box.
+template <class F>
+void for_each_piece(const Box& box, std::uint64_t limit, F&& piece) {
+    if (box.empty()) return;
+    const std::size_t nd = box.count.size();
+    // `cut`: the outermost dimension from which on the box's trailing dimensions fit in `limit`
+    // elements together (0: the whole box fits). Dimensions before `split` = cut - 1 go one
+    // index at a time, `split` itself `step` indices at a time, the ones from `cut` on whole.
+    std::size_t cut = nd;
+    std::uint64_t inner = 1;  // elements of dimensions cut.. of the box
+    while (cut > 0 && inner * box.count[cut - 1] <= limit) inner *= box.count[--cut];
+    if (cut == 0) return piece(box);
+    const std::size_t split = cut - 1;
+    const std::uint64_t step = std::max<std::uint64_t>(1, limit / inner);
+    Box sub = box;
+    for (std::size_t d = 0; d < split; ++d) sub.count[d] = 1;
+    std::vector<std::uint64_t> at(split, 0);  // position in the dimensions before `split`
+    while (true) {
+        for (std::size_t d = 0; d < split; ++d) sub.origin[d] = box.origin[d] + at[d];
+        for (std::uint64_t i = 0; i < box.count[split]; i += step) {
+            sub.origin[split] = box.origin[split] + i;
+            sub.count[split] = std::min(step, box.count[split] - i);
+            piece(sub);
+        }
+        std::size_t d = split;
+        while (d > 0 && ++at[d - 1] == box.count[d - 1]) at[--d] = 0;
+        if (d == 0) return;
+    }
+}
+
+/// A leaf's dataset, opened on its first read (an entry whose parts are all empty is never
+/// opened: it may have no storage).
+struct LeafReader {
+    h5::File& file;
+    std::string path;
+    Element element;
+    h5::Handle dset, type;
+    void open_once() {
+        if (dset.valid()) return;
+        dset = file.open_dataset(path);
+        type = h5::datatype(element, file.path());
+    }
+};
+
+/// The checksum of stored part `p` of leaf `e`, recomputed from the file: the xxh64 of its bytes,
+/// or for a block or concatenated leaf its position sum (a block's box read hyperslab by
+/// hyperslab from the global dataset). Reads at most `chunk` elements at a time into `buffer`.
+inline std::uint64_t stored_checksum(LeafReader& in, const EntryInfo& e, const Part& p, std::uint64_t chunk,
+                                     std::vector<unsigned char>& buffer, VerifyStats& stats) {
+    const std::size_t size = element_size(in.element);
+    if (e.spread == Spread::Block) {
+        std::uint64_t sum = 0;
+        for_each_piece(p.box(), chunk, [&](const Box& sub) {
+            in.open_once();
+            const std::uint64_t n = sub.volume();
+            buffer.resize(static_cast<std::size_t>(n * size));
+            const std::vector<std::uint64_t> zero(sub.count.size(), 0);
+            in.file.transfer_box(in.dset, in.path, in.type, buffer.data(), sub.count, zero, sub.origin, sub.count, false,
+                                 false);
+            sum += position_sum(buffer.data(), size, sub.count, zero, sub, e.shape);
+            stats.bytes += n * size;
+        });
+        return sum;
+    }
+    const bool positional = has_position_sum(e.spread);
+    Xxh64 h;
+    std::uint64_t sum = 0;
+    for (std::uint64_t done = 0; done < p.count;) {
+        in.open_once();
+        const std::uint64_t n = std::min(chunk, p.count - done);
+        buffer.resize(static_cast<std::size_t>(n * size));
+        in.file.read_block(in.dset, in.path, in.type, buffer.data(), p.offset + done, n);
+        // A concatenated leaf's element i of the part has global index offset + i of {elements}.
+        if (positional)
+            sum += position_sum(buffer.data(), size, {n}, {0}, Box{{p.offset + done}, {n}}, {e.elements});
+        else
+            h.update(buffer.data(), buffer.size());
+        done += n;
+        stats.bytes += n * size;
+    }
+    return positional ? sum : h.digest();
+}
+
+/// "the stored data hashes to X" or "the stored box [..] sums to X", for a mismatch message.
+inline std::string mismatch_text(const EntryInfo& e, const Part& p, std::uint64_t found) {
+    if (e.spread == Spread::Block)
+        return "checksum mismatch: the layout has position sum " + checksum_hex(p.checksum) + ", the stored box " +
+               p.box().text() + " sums to " + checksum_hex(found);
+    if (e.spread == Spread::Concatenated)
+        return "checksum mismatch: the layout has position sum " + checksum_hex(p.checksum) + ", the stored part [" +
+               std::to_string(p.offset) + ", " + std::to_string(p.offset + p.count) + ") sums to " + checksum_hex(found);
+    return "checksum mismatch: the layout has xxh64 " + checksum_hex(p.checksum) + ", the stored data hashes to " +
+           checksum_hex(found);
+}
+
+}  // namespace impl
+
+/// Recomputes the checksum of every stored part of every leaf and compares it with /layout (the
+/// xxh64 of a per-rank or replicated part, the position sum of a block or concatenated one);
+/// also reports every reason `info` (from examine()) is not complete. Empty result: the file is
+/// valid.
 inline std::vector<Problem> verify(const FileInfo& info, VerifyStats* stats = nullptr) {
     std::vector<Problem> problems;
     VerifyStats local;
@@ -370,32 +523,16 @@ inline std::vector<Problem> verify(const FileInfo& info, VerifyStats* stats = nu
         for (const auto& e : info.entries) {
             if (e.group || !e.problem.empty()) continue;
             const Element element = *element_from_name(e.element);
-            const std::size_t size = element_size(element);
-            const std::string path = "/state/" + e.name;
             // Streamed in pieces of at most 16 MiB, so a rank part of any size fits in memory.
-            const std::uint64_t chunk = std::max<std::uint64_t>(1, (16u << 20) / size);
-            h5::Handle dset, type;
+            const std::uint64_t chunk = std::max<std::uint64_t>(1, (16u << 20) / element_size(element));
+            impl::LeafReader in{file, "/state/" + e.name, element, {}, {}};
             for (std::size_t r = 0; r < e.parts.size(); ++r) {
                 const Part& p = e.parts[r];
                 try {
-                    Xxh64 h;
-                    for (std::uint64_t done = 0; done < p.count;) {
-                        if (!dset.valid()) {
-                            dset = file.open_dataset(path);
-                            type = h5::datatype(element, info.path);
-                        }
-                        const std::uint64_t n = std::min(chunk, p.count - done);
-                        buffer.resize(static_cast<std::size_t>(n * size));
-                        file.read_block(dset, path, type, buffer.data(), p.offset + done, n);
-                        h.update(buffer.data(), buffer.size());
-                        done += n;
-                        local.bytes += n * size;
-                    }
+                    const std::uint64_t found = impl::stored_checksum(in, e, p, chunk, buffer, local);
                     ++local.parts;
-                    if (h.digest() != p.checksum)
-                        problems.push_back({info.path, e.name, static_cast<int>(r),
-                                            "checksum mismatch: the layout has xxh64 " + checksum_hex(p.checksum) +
-                                                ", the stored data hashes to " + checksum_hex(h.digest())});
+                    if (found != p.checksum)
+                        problems.push_back({info.path, e.name, static_cast<int>(r), impl::mismatch_text(e, p, found)});
                 } catch (const Error& ex) {
                     problems.push_back({info.path, e.name, static_cast<int>(r), "cannot read: " + impl::text_of(ex)});
                 }

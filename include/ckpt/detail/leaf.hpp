@@ -4,6 +4,7 @@
 /// Only the library's own code includes this header (Writer only names SaveNode).
 
 #include "ckpt/detail/element.hpp"
+#include "ckpt/detail/layout_table.hpp"
 #include "ckpt/detail/load_source.hpp"
 
 #include <cstdint>
@@ -23,6 +24,13 @@ struct SaveNode {
     std::vector<std::uint64_t> extents;   ///< this rank's shape (empty: scalar)
     std::vector<unsigned char> owned;     ///< serialized bytes of a blob
     std::shared_ptr<const void> keep_alive;  ///< a value handed to Writer::write as an rvalue
+    // The entry's declared distribution (detail/spread.hpp sets it). A block leaf's `extents`
+    // are its memory view; it contributes the box at `interior` of the view, `count` elements.
+    Spread spread = Spread::PerRank;
+    std::vector<std::uint64_t> global;    ///< block: the global array's shape
+    Box box;                              ///< block: this rank's box in the global array
+    std::vector<std::uint64_t> interior;  ///< block: where the box starts in the memory view
+    bool warn_if_ranks_differ = false;    ///< replicated: warn instead of failing
     bool is_group() const { return codec == "custom"; }
 };
 

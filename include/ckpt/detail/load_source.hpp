@@ -39,6 +39,23 @@ public:
     virtual std::vector<unsigned char> read_blob(const std::string& path, const std::string& codec,
                                                  const std::string& type_name) = 0;
     virtual void open_group(const std::string& path, const std::string& type_name) = 0;
+    /// Reads stored rank `k`'s parts from now on (a redistribute() hook's StoredParts::read);
+    /// returns the rank read before. Throws UsageError naming `entry` if k is not a stored rank.
+    virtual int use_part(const std::string& entry, int k, int ranks) = 0;
+};
+
+/// Reads stored rank k's parts for as long as it lives, then the previous rank's again.
+class PartScope {
+public:
+    PartScope(LoadSource& source, const std::string& entry, int k, int ranks)
+        : source_(source), previous_(source.use_part(entry, k, ranks)) {}
+    PartScope(const PartScope&) = delete;
+    PartScope& operator=(const PartScope&) = delete;
+    ~PartScope() { source_.use_part({}, previous_, -1); }
+
+private:
+    LoadSource& source_;
+    int previous_;
 };
 
 }  // namespace ckpt::detail

@@ -1,9 +1,10 @@
 #pragma once
 /// Reading and writing one checkpoint file (format: docs/file-format.md).
 ///
-/// Every leaf is one dataset `/state/<path>` holding all ranks' parts back to back, and one table
-/// `/layout/<path>` with a row per rank (detail/layout_table.hpp). So the object count does not
-/// grow with the rank count, and h5py reads any part without ckpt.
+/// Every leaf is one dataset `/state/<path>` holding all ranks' parts back to back (a block leaf:
+/// the global array, each rank's box in its place; a replicated leaf: rank 0's value), and one
+/// table `/layout/<path>` with a row per rank (detail/layout_table.hpp). So the object count does
+/// not grow with the rank count, and h5py reads any part, or a global array, without ckpt.
 
 #include "ckpt/codec.hpp"
 #include "ckpt/detail/checksum.hpp"
@@ -12,6 +13,8 @@
 #include "ckpt/detail/space_reserve.hpp"
 #include "ckpt/detail/io_watchdog.hpp"
 #include "ckpt/detail/layout_table.hpp"
+#include "ckpt/detail/position_sum.hpp"
+#include "ckpt/detail/spread.hpp"
 #include "ckpt/version.hpp"
 
 #include <sys/resource.h>
@@ -39,6 +42,7 @@ struct FileMeta {
     std::int64_t ranks = 0;
     std::vector<std::string> argv;
     std::string cwd;
+    std::int64_t schema_version = 0;  ///< the application's (Checkpointer::schema_version)
 };
 
 
@@ -48,20 +52,30 @@ inline std::uint64_t structure_digest(const std::vector<SaveNode>& nodes) {
     Xxh64 h;
     for (const auto& n : nodes) {
         std::string d = n.path + '\0' + n.codec + '\0' + std::to_string(static_cast<int>(n.element)) + '\0' +
-                        std::to_string(n.extents.size()) + '\n';
+                        std::to_string(n.extents.size()) + '\0' + spread_name(n.spread) + '\n';
         h.update(d.data(), d.size());
+        h.update(n.global.data(), n.global.size() * sizeof(std::uint64_t));
     }
     return h.digest();
 }
 
-/// Local, before any collective: the per-leaf checksum of this rank's bytes.
-inline std::vector<std::uint64_t> checksums(const std::vector<SaveNode>& nodes) {
+/// The checksum of a leaf's part: the xxh64 of its bytes, or for a block or concatenated leaf its
+/// position sum, given where its part starts in the leaf's global sequence (`offset`) and that
+/// sequence's length (`total`).
+inline std::uint64_t part_checksum(const SaveNode& n, std::uint64_t offset, std::uint64_t total) {
+    if (n.spread == Spread::Block)
+        return position_sum(n.data, element_size(n.element), n.extents, n.interior, n.box, n.global);
+    if (n.spread == Spread::Concatenated)
+        return position_sum(n.data, element_size(n.element), {n.count}, {0}, Box{{offset}, {n.count}}, {total});
+    return xxh64(n.data, n.count * element_size(n.element));
+}
+
+/// Local: the per-leaf checksum of this rank's part.
+inline std::vector<std::uint64_t> checksums(const std::vector<SaveNode>& nodes, const std::vector<std::uint64_t>& offsets,
+                                            const std::vector<std::uint64_t>& totals) {
     std::vector<std::uint64_t> sums(nodes.size(), 0);
-    for (std::size_t i = 0; i < nodes.size(); ++i) {
-        const auto& n = nodes[i];
-        if (n.is_group()) continue;
-        sums[i] = xxh64(n.data, n.count * element_size(n.element));
-    }
+    for (std::size_t i = 0; i < nodes.size(); ++i)
+        if (!nodes[i].is_group()) sums[i] = part_checksum(nodes[i], offsets[i], totals[i]);
     return sums;
 }
 
@@ -70,17 +84,19 @@ inline std::vector<std::uint64_t> checksums(const std::vector<SaveNode>& nodes) 
 /// state is hashed at once, where a thread would cost more than the hashing.
 class BackgroundChecksums {
 public:
-    explicit BackgroundChecksums(const std::vector<SaveNode>& nodes) : nodes_(nodes) {
+    BackgroundChecksums(const std::vector<SaveNode>& nodes, const std::vector<std::uint64_t>& offsets,
+                        const std::vector<std::uint64_t>& totals)
+        : nodes_(nodes), offsets_(offsets), totals_(totals) {
         std::uint64_t bytes = 0;
         for (const auto& n : nodes) bytes += n.is_group() ? 0 : n.count * element_size(n.element);
         if (bytes >= (std::uint64_t{1} << 20)) {
             try {
-                thread_ = std::thread([this] { sums_ = checksums(nodes_); });
+                thread_ = std::thread([this] { sums_ = checksums(nodes_, offsets_, totals_); });
                 return;
             } catch (const std::system_error&) {  // no thread to be had: hash here instead
             }
         }
-        sums_ = checksums(nodes_);
+        sums_ = checksums(nodes_, offsets_, totals_);
     }
     BackgroundChecksums(const BackgroundChecksums&) = delete;
     BackgroundChecksums& operator=(const BackgroundChecksums&) = delete;
@@ -97,6 +113,8 @@ private:
         if (thread_.joinable()) thread_.join();
     }
     const std::vector<SaveNode>& nodes_;
+    const std::vector<std::uint64_t>& offsets_;
+    const std::vector<std::uint64_t>& totals_;
     std::vector<std::uint64_t> sums_;
     std::thread thread_;
 };
@@ -115,27 +133,34 @@ inline NodeObjects create_node(h5::File& file, const mpi::Comm& comm, const Save
         file.create_group(layout_path(n.path));
     } else {
         h5::Handle type = h5::datatype(n.element, file.path());
-        made.data = file.create_dataset(n.path, type, {total});
+        if (n.spread == Spread::Block)
+            made.data = file.create_dataset(n.path, type, std::vector<hsize_t>(n.global.begin(), n.global.end()));
+        else
+            made.data = file.create_dataset(n.path, type, {total});
         file.write_attribute(n.path, "ckpt.element", std::string(element_name(n.element)));
         file.write_attribute(n.path, "ckpt.ndims", static_cast<std::int64_t>(n.extents.size()));
         h5::Handle u64 = h5::datatype(Element::UInt64, file.path());
-        const hsize_t width = Part::width(n.extents.size());
-        made.layout = file.create_dataset(layout_path(n.path), u64, {static_cast<hsize_t>(comm.size()), width});
-        file.write_attribute(layout_path(n.path), "ckpt.columns", std::string(layout_columns()));
+        const hsize_t width = Part::width(n.extents.size(), n.spread);
+        const hsize_t rows = n.spread == Spread::Replicated ? 1 : static_cast<hsize_t>(comm.size());
+        made.layout = file.create_dataset(layout_path(n.path), u64, {rows, width});
+        file.write_attribute(layout_path(n.path), "ckpt.columns", std::string(layout_columns(n.spread)));
     }
     file.write_attribute(n.path, "ckpt.codec", n.codec);
     file.write_attribute(n.path, "ckpt.type", n.type_name);
+    file.write_attribute(n.path, "ckpt.distribution", std::string(spread_name(n.spread)));
     return made;
 }
 
 /// Entries up to this size are gathered to rank 0 and written by it alone.
 constexpr std::uint64_t small_entry_bytes = std::uint64_t{4} << 20;
 
-/// Independent. Raw data only: this rank's part of a leaf.
-inline void fill_node(h5::File& file, const SaveNode& n, const NodeObjects& made, std::uint64_t offset) {
-    if (n.is_group() || n.count == 0) return;
+/// Independent. Raw data only: this rank's part of a leaf, `count` elements (0: a replicated
+/// leaf's copy on a rank other than 0).
+inline void fill_node(h5::File& file, const SaveNode& n, const NodeObjects& made, std::uint64_t offset,
+                      std::uint64_t count) {
+    if (n.is_group() || count == 0) return;
     h5::Handle type = h5::datatype(n.element, file.path());
-    file.write_block(made.data, n.path, type, n.data, offset, n.count, false);
+    file.write_block(made.data, n.path, type, n.data, offset, count, false);
 }
 
 /// This rank's row of every leaf's layout table, back to back (the same length on every rank).
@@ -146,7 +171,11 @@ inline std::vector<std::uint64_t> layout_rows(const std::vector<SaveNode>& nodes
     for (std::size_t i = 0; i < nodes.size(); ++i) {
         const SaveNode& n = nodes[i];
         if (n.is_group()) continue;
-        Part{offsets[i], n.count, sums[i], n.extents}.append_to(rows);
+        if (n.spread == Spread::Block)
+            Part{n.count ? linear_index(n.box.origin, n.global) : 0, n.count, sums[i], n.box.count, n.box.origin}
+                .append_to(rows);
+        else
+            Part{offsets[i], n.count, sums[i], n.extents, {}}.append_to(rows);
     }
     return rows;
 }
@@ -158,9 +187,10 @@ inline void write_layouts(h5::File& file, const std::vector<SaveNode>& nodes, co
     std::vector<std::uint64_t> table;
     for (std::size_t i = 0; i < nodes.size(); ++i) {
         if (nodes[i].is_group()) continue;
-        const std::size_t width = Part::width(nodes[i].extents.size());
+        const std::size_t width = Part::width(nodes[i].extents.size(), nodes[i].spread);
         table.clear();
-        for (std::size_t r = 0; r < ranks; ++r) {
+        const std::size_t rows = nodes[i].spread == Spread::Replicated ? 1 : ranks;  // rank 0's value only
+        for (std::size_t r = 0; r < rows; ++r) {
             const auto row = gathered.begin() + static_cast<std::ptrdiff_t>(r * per_rank + column);
             table.insert(table.end(), row, row + static_cast<std::ptrdiff_t>(width));
         }
@@ -181,22 +211,43 @@ inline void write_data(h5::File& file, const mpi::Comm& comm, const std::vector<
     const std::vector<std::uint64_t> all_counts = gathering ? comm.gather(counts) : std::vector<std::uint64_t>{};
     for (std::size_t i = 0; i < nodes.size(); ++i) {
         const SaveNode& n = nodes[i];
-        if (n.is_group()) continue;
+        if (n.is_group() || n.spread == Spread::Block) continue;  // blocks: write_blocks()
         const std::uint64_t size = element_size(n.element);
         if (!gathering || totals[i] * size > small_entry_bytes) {
-            local.run([&] { fill_node(file, n, made[i], offsets[i]); });
+            local.run([&] { fill_node(file, n, made[i], offsets[i], counts[i]); });
             continue;
         }
         std::vector<int> bytes;  // rank 0: every rank's part
         for (std::size_t r = 0; r < all_counts.size() / nodes.size(); ++r)
             bytes.push_back(static_cast<int>(all_counts[r * nodes.size() + i] * size));
-        const std::vector<char> all = comm.gatherv(n.data, static_cast<int>(n.count * size), bytes);
+        const std::vector<char> all = comm.gatherv(n.data, static_cast<int>(counts[i] * size), bytes);
         if (comm.rank() == 0 && totals[i] > 0)
             local.run([&] {
                 h5::Handle type = h5::datatype(n.element, file.path());
                 file.write_block(made[i].data, n.path, type, all.data(), 0, totals[i], false);
             });
     }
+}
+
+/// Raw data of the block leaves, before the others: one independent call per leaf and rank, its
+/// box from its view into the global dataset (ghost layers left out by the memory selection, no
+/// copy). Independent, like the other raw data: a collective write that fails on some ranks
+/// (a full disk) leaves the others inside HDF5 (measured: heat's ENOSPC test at 4 ranks), so
+/// the ranks agree after each leaf instead.
+template <class AllOk>
+bool write_blocks(h5::File& file, const std::vector<SaveNode>& nodes, const std::vector<NodeObjects>& made,
+                  mpi::Outcome& local, AllOk&& all_ok) {
+    for (std::size_t i = 0; i < nodes.size(); ++i) {
+        const SaveNode& n = nodes[i];
+        if (n.spread != Spread::Block) continue;
+        local.run([&] {
+            h5::Handle type = h5::datatype(n.element, file.path());
+            file.transfer_box(made[i].data, n.path, type, const_cast<void*>(n.data), n.extents, n.interior, n.box.origin,
+                              n.box.count, false, true);
+        });
+        if (!all_ok()) return false;
+    }
+    return true;
 }
 
 /// Disk space the metadata flush of a file holding `nodes` may newly take, in file-system blocks
@@ -239,12 +290,14 @@ inline void check_file_size_limit(const std::string& path, std::uint64_t bound) 
 inline FileIdentity write_file(const std::string& path, const mpi::Comm& comm, const std::vector<SaveNode>& nodes,
                                const FileMeta& meta) {
     FileIdentity created;
-    BackgroundChecksums sums(nodes);  // needed only for the layout tables, written last
+    // Elements each rank adds to each leaf's dataset: a replicated leaf stores rank 0's only.
     std::vector<std::uint64_t> counts;
-    for (const auto& n : nodes) counts.push_back(n.is_group() ? 0 : n.count);
+    for (const auto& n : nodes)
+        counts.push_back(n.is_group() || (n.spread == Spread::Replicated && comm.rank() != 0) ? 0 : n.count);
     std::vector<std::uint64_t> offsets = comm.exscan_sum(counts);
     std::vector<std::uint64_t> totals = counts;
     if (!totals.empty()) comm.allreduce(totals.data(), static_cast<int>(totals.size()), MPI_SUM);
+    BackgroundChecksums sums(nodes, offsets, totals);  // needed only for the layout tables, written last
 
     mpi::Outcome local;
     // Before anything is created: a write that cannot fit fails here, cleanly, on every rank.
@@ -254,7 +307,8 @@ inline FileIdentity write_file(const std::string& path, const mpi::Comm& comm, c
     for (std::size_t i = 0; i < nodes.size(); ++i)
         if (!nodes[i].is_group())
             data_bytes += totals[i] * element_size(nodes[i].element) +
-                          static_cast<std::uint64_t>(comm.size()) * Part::width(nodes[i].extents.size()) * 8;
+                          static_cast<std::uint64_t>(nodes[i].spread == Spread::Replicated ? 1 : comm.size()) *
+                              Part::width(nodes[i].extents.size(), nodes[i].spread) * 8;
     // From here on, an I/O error on one rank can strand the others inside HDF5 and ROMIO: a rank
     // that makes no progress (no step completed by all ranks) for a step's budget ends itself
     // with 74. At 1 rank no peer can strand it. Before the first HDF5 call, so a rank that has
@@ -297,6 +351,7 @@ inline FileIdentity write_file(const std::string& path, const mpi::Comm& comm, c
             file->write_attribute("/", "ckpt.ranks", meta.ranks);
             file->write_attribute("/", "ckpt.argv", meta.argv);
             file->write_attribute("/", "ckpt.cwd", meta.cwd);
+            file->write_attribute("/", "ckpt.schema_version", meta.schema_version);
             file->create_group("/state");
             file->create_group("/layout");
         });
@@ -312,6 +367,7 @@ inline FileIdentity write_file(const std::string& path, const mpi::Comm& comm, c
         local.run([&] { file->flush(); });
         ok = all_ok();
     }
+    if (ok) ok = write_blocks(*file, nodes, made, local, all_ok);
     if (ok) {
         write_data(*file, comm, nodes, made, counts, offsets, totals, local);
         ok = all_ok();
@@ -342,11 +398,65 @@ inline FileIdentity write_file(const std::string& path, const mpi::Comm& comm, c
     return created;
 }
 
-/// Reads a checkpoint file for restore: every rank reads its own part, independently.
+/// Runs read(0), read(1), ... read(n-1) here, and hash(i) on a second thread as soon as read(i)
+/// is done, in order, so that the hashing overlaps the next read. `hash` makes no HDF5 or MPI
+/// call. A read's exception is rethrown once the second thread has stopped.
+template <class Read, class Hash>
+void read_overlapping_hash(std::size_t n, Read&& read, Hash&& hash) {
+    std::mutex m;
+    std::condition_variable cv;
+    std::size_t ready = 0;  // reads done
+    bool stop = false;
+    std::thread hashing;
+    if (n > 1) {
+        try {
+            hashing = std::thread([&] {
+                for (std::size_t done = 0; done < n;) {
+                    std::unique_lock<std::mutex> lock(m);
+                    cv.wait(lock, [&] { return ready > done || stop; });
+                    if (ready == done) return;  // stopped: a read failed
+                    const std::size_t upto = ready;
+                    lock.unlock();
+                    for (; done < upto; ++done) hash(done);
+                }
+            });
+        } catch (const std::system_error&) {  // no thread to be had: hash after each read
+        }
+    }
+    if (!hashing.joinable()) {
+        for (std::size_t i = 0; i < n; ++i) read(i), hash(i);
+        return;
+    }
+    try {
+        for (std::size_t i = 0; i < n; ++i) {
+            read(i);
+            {
+                std::lock_guard<std::mutex> lock(m);
+                ready = i + 1;
+            }
+            cv.notify_one();
+        }
+    } catch (...) {
+        {
+            std::lock_guard<std::mutex> lock(m);
+            stop = true;
+        }
+        cv.notify_one();
+        hashing.join();
+        throw;
+    }
+    hashing.join();
+}
+
+/// Reads a checkpoint file for restore: every rank reads its own part, independently. A file
+/// written by another number of ranks is read as each entry's distribution allows (replicated:
+/// rank 0's value; concatenated: a new split of the sequence; block: the rank's new box), and the
+/// position sums of those parts are verified together at the end (verify_distributed()).
 class FileSource final : public LoadSource {
 public:
-    /// Collective (the open). Checks it is a ckpt file this version reads, written by as many ranks.
-    FileSource(const std::string& path, const mpi::Comm& comm) : rank_(comm.rank()), file_(open(path, comm)) {
+    /// Collective (the open). Checks it is a ckpt file this version reads.
+    FileSource(const std::string& path, const mpi::Comm& comm)
+        : rank_(comm.rank()), size_(comm.size()), part_(comm.rank()), file_(open(path, comm)) {
         if (!file_.has_attribute("/", "ckpt.format_version"))
             raise(FormatError({"not a ckpt checkpoint (no ckpt.format_version attribute)", path, "/", -1,
                                "point --restart at a file written by ckpt"}));
@@ -356,33 +466,67 @@ public:
         meta_.step = file_.read_int_attribute("/", "ckpt.step");
         meta_.time = static_cast<double>(file_.read_int_attribute("/", "ckpt.time"));
         meta_.ranks = file_.read_int_attribute("/", "ckpt.ranks");
-        if (meta_.ranks != comm.size()) raise(MismatchError::rank_count(path, comm.size(), meta_.ranks));
+        if (meta_.ranks < 1) raise(file_.bad_layout("/", "records " + std::to_string(meta_.ranks) + " ranks"));
+        if (file_.has_attribute("/", "ckpt.schema_version"))
+            meta_.schema_version = file_.read_int_attribute("/", "ckpt.schema_version");
     }
 
     const FileMeta& meta() const noexcept { return meta_; }
     const std::string& path() const noexcept { return file_.path(); }
+    int stored_ranks() const noexcept { return static_cast<int>(meta_.ranks); }
     void close() { file_.close(); }
+
+    /// The declaration of the entry being restored next (per-rank if never called).
+    void declare(const Distribution& how) { declared_ = &how; }
+    bool has_entry(const std::string& name) const { return file_.exists("/state/" + name); }
+    /// The top-level entries the file holds.
+    std::vector<std::string> entries() const { return file_.list("/state"); }
+    /// How the file spreads the object at `path` (per-rank in files before format 3).
+    Spread stored_spread(const std::string& path) const {
+        if (!file_.has_attribute(path, "ckpt.distribution")) return Spread::PerRank;
+        Spread s = Spread::PerRank;
+        if (!parse_spread(file_.read_string_attribute(path, "ckpt.distribution"), s))
+            raise(file_.bad_layout(path, "has an unknown ckpt.distribution"));
+        return s;
+    }
+
+    int use_part(const std::string& entry, int k, int ranks) override {
+        if (ranks >= 0 && (k < 0 || k >= ranks))
+            raise(UsageError({"StoredParts::read(" + std::to_string(k) + ") of \"" + entry + "\": the checkpoint has parts 0 to " +
+                                  std::to_string(ranks - 1),
+                              file_.path(), "/state/" + entry, rank_, ""}));
+        const int previous = chosen_part_ ? part_ : -1;
+        chosen_part_ = k >= 0;
+        part_ = k >= 0 ? k : rank_;
+        return previous;
+    }
 
     void read_direct(const std::string& path, Element element, const std::string& type_name,
                      const Prepare& prepare) override {
         expect_entry(path, "direct", type_name);
-        const std::string stored = file_.read_string_attribute(path, "ckpt.element");
-        if (stored != element_name(element))
-            raise(mismatch(path, "element type differs", element_name(element), stored,
-                           "protect the same element type the checkpoint was written with"));
-        const Part part = layout_row(path);
+        const Element stored = stored_element(path, element);
+        const Spread spread = stored_spread(path);
+        if (spread == Spread::Block)
+            raise(mismatch(path, "it is a block of a global array in the checkpoint", "an undeclared array",
+                           "ckpt::block", "protect it with ckpt::block(global, offset, count)"));
+        if (spread == Spread::Concatenated) return read_concatenated(path, element, stored, prepare);
+        const Part part = layout_row(path, row_for(path, spread), spread);
         std::string expected;
         void* dest = prepare(part.extents, expected);  // null for an empty vector, which is no mismatch
         if (!expected.empty())
-            raise(mismatch(path, "shape differs", expected, shape_text(stored, part.extents),
+            raise(mismatch(path, "shape differs", expected, shape_text(element_name(stored), part.extents),
                            "restart with the same decomposition, or protect a resizable std::vector"));
-        read_checked(path, element, dest, part);
+        if (stored == element) return read_checked(path, element, dest, part);
+        std::vector<unsigned char> raw = widened_buffer(part.count, stored, element);
+        read_checked(path, stored, raw.data(), part);
+        convert_into(path, stored, element, raw, dest, part.count);
     }
 
     std::vector<unsigned char> read_blob(const std::string& path, const std::string& codec,
                                          const std::string& type_name) override {
         expect_entry(path, codec, type_name);
-        const Part part = layout_row(path);
+        const Spread spread = stored_spread(path);
+        const Part part = layout_row(path, row_for(path, spread), spread);
         std::vector<unsigned char> bytes(static_cast<std::size_t>(part.count));
         read_checked(path, Element::UInt8, bytes.data(), part);
         return bytes;
@@ -390,9 +534,127 @@ public:
 
     void open_group(const std::string& path, const std::string& type_name) override {
         expect_entry(path, "custom", type_name);
+        row_for(path, stored_spread(path));  // refuses a per-rank group on another rank count
+    }
+
+    /// A block-distributed entry: the rank's new box, declared in `n` (from the entry's save), read
+    /// from the global dataset straight into the view's interior.
+    void read_block(const SaveNode& n) {
+        const std::string& path = n.path;
+        expect_entry(path, "direct", n.type_name);
+        const Element stored = stored_element(path, n.element);
+        const Spread spread = stored_spread(path);
+        if (spread == Spread::PerRank && meta_.ranks == size_) return read_part_into_block(n, stored);
+        if (spread != Spread::Block)
+            raise(mismatch(path, "it is declared a block of a global array, the checkpoint has it " +
+                                     std::string(spread_name(spread)),
+                           "ckpt::block", spread_name(spread),
+                           spread == Spread::PerRank ? "restore it once on " + std::to_string(meta_.ranks) +
+                                                           " ranks and checkpoint again"
+                                                     : "restore this checkpoint with the declaration it was written with"));
+        const auto dims = file_.dims(path);
+        if (std::vector<std::uint64_t>(dims.begin(), dims.end()) != n.global)
+            raise(mismatch(path, "global shape differs", shape_text(element_name(n.element), n.global),
+                           shape_text(element_name(stored), std::vector<std::uint64_t>(dims.begin(), dims.end())),
+                           "declare the global shape the checkpoint was written with"));
+        const std::vector<Part> parts = all_rows(path, Spread::Block, n.global);
+        h5::Handle dset = file_.open_dataset(path);
+        const std::size_t size = element_size(stored);
+        Pending pending{path, {}, std::vector<std::uint64_t>(parts.size(), 0)};
+        for (const Part& p : parts) pending.stored.push_back(p.checksum);
+        // Adds the position sums of `region` (a part of the rank's box) to each stored part's.
+        auto sum_pieces = [&](const Box& region, const void* memory, const std::vector<std::uint64_t>& extents,
+                              const std::vector<std::uint64_t>& start) {
+            for (std::size_t k = 0; k < parts.size(); ++k) {
+                const Box piece = intersect(region, parts[k].box());
+                if (piece.empty()) continue;
+                std::vector<std::uint64_t> at = start;
+                for (std::size_t d = 0; d < at.size(); ++d) at[d] += piece.origin[d] - n.box.origin[d];
+                pending.sums[k] += position_sum(memory, size, extents, at, piece, n.global);
+            }
+        };
+        if (stored == n.element) {
+            // Slabs of about 16 MiB along the first dimension, each summed while the next is read.
+            h5::Handle type = h5::datatype(stored, file_.path());
+            const std::uint64_t rows = n.box.count.empty() ? 1 : n.box.count[0];
+            const std::uint64_t row_bytes = rows ? n.count / rows * size : 0;
+            const std::uint64_t per_slab = std::max<std::uint64_t>(1, row_bytes ? (std::uint64_t{16} << 20) / row_bytes : rows);
+            auto slab = [&](std::size_t i) {
+                Box b = n.box;
+                b.origin[0] += i * per_slab;
+                b.count[0] = std::min(per_slab, rows - i * per_slab);
+                return b;
+            };
+            read_overlapping_hash(
+                rows == 0 || n.count == 0 ? 0 : static_cast<std::size_t>((rows + per_slab - 1) / per_slab),
+                [&](std::size_t i) {
+                    const Box b = slab(i);
+                    std::vector<std::uint64_t> start = n.interior;
+                    start[0] += b.origin[0] - n.box.origin[0];
+                    file_.transfer_box(dset, path, type, const_cast<void*>(n.data), n.extents, start, b.origin, b.count,
+                                       false, false);
+                },
+                [&](std::size_t i) { sum_pieces(slab(i), n.data, n.extents, n.interior); });
+        } else {  // read as stored, verify, convert, then place into the view
+            std::vector<unsigned char> raw = widened_buffer(n.count, stored, n.element);
+            h5::Handle type = h5::datatype(stored, file_.path());
+            const std::vector<std::uint64_t> zero(n.box.count.size(), 0);
+            file_.transfer_box(dset, path, type, raw.data(), n.box.count, zero, n.box.origin, n.box.count, false, false);
+            sum_pieces(n.box, raw.data(), n.box.count, zero);
+            convert_into(path, stored, n.element, raw, nullptr, n.count);
+            place_into_view(n, raw);
+        }
+        pending_.push_back(std::move(pending));
+    }
+
+    /// A block entry in a checkpoint that has it per-rank (written before it was declared), on as
+    /// many ranks: the rank's stored part, if it has the shape of the rank's box, into the box.
+    void read_part_into_block(const SaveNode& n, Element stored) {
+        const Part part = layout_row(n.path, rank_, Spread::PerRank);
+        if (part.extents != n.box.count)
+            raise(mismatch(n.path, "it is declared a block, and this rank's per-rank part does not have its box's shape",
+                           shape_text(element_name(n.element), n.box.count), shape_text(element_name(stored), part.extents),
+                           "restore it once with the declaration it was written with, and checkpoint again"));
+        std::vector<unsigned char> raw = widened_buffer(part.count, stored, n.element);
+        read_checked(n.path, stored, raw.data(), part);
+        if (stored != n.element) convert_into(n.path, stored, n.element, raw, nullptr, part.count);
+        place_into_view(n, raw);
+    }
+
+    /// Copies the rank's box, packed in `packed` (application element type), into its view.
+    static void place_into_view(const SaveNode& n, const std::vector<unsigned char>& packed) {
+        const std::size_t to = element_size(n.element);
+        const std::vector<std::uint64_t> zero(n.box.count.size(), 0);
+        auto* view = static_cast<unsigned char*>(const_cast<void*>(n.data));
+        std::uint64_t from = 0;
+        for_each_run(n.extents, n.interior, Box{zero, n.box.count}, n.box.count,
+                     [&](std::uint64_t mem, std::uint64_t, std::uint64_t len) {
+                         std::memcpy(view + mem * to, packed.data() + from * to, static_cast<std::size_t>(len * to));
+                         from += len;
+                     });
+    }
+
+    /// Collective, once every rank has read every entry: the pieces of each stored part of the
+    /// block and concatenated entries, read by whichever ranks, must add up to its position sum.
+    void verify_distributed(const mpi::Comm& comm) {
+        std::vector<std::uint64_t> sums;
+        for (const Pending& p : pending_) sums.insert(sums.end(), p.sums.begin(), p.sums.end());
+        if (sums.empty()) return;
+        comm.allreduce(sums.data(), static_cast<int>(sums.size()), MPI_SUM);
+        std::size_t at = 0;
+        for (const Pending& p : pending_)
+            for (std::size_t k = 0; k < p.stored.size(); ++k, ++at)
+                if (sums[at] != p.stored[k]) raise(FormatError::checksum(file_.path(), p.path, static_cast<int>(k)));
     }
 
 private:
+    /// A distributed entry's pieces: per stored part, its stored position sum and this rank's sum
+    /// of the elements it read from that part.
+    struct Pending {
+        std::string path;
+        std::vector<std::uint64_t> stored, sums;
+    };
+
     static h5::File open(const std::string& path, const mpi::Comm& comm) {
         try {
             return h5::File(path, comm.get(), h5::Access::Read);
@@ -418,23 +680,150 @@ private:
     void expect_entry(const std::string& path, const std::string& codec, const std::string& type_name) {
         if (!file_.exists(path))
             raise(mismatch(path, "the checkpoint has no such entry", type_name, "nothing",
-                           "restore with a checkpoint written by this application, or protect fewer objects"));
+                           "restore with a checkpoint written by this application, protect fewer objects, or "
+                           "declare the entry .optional()"));
         const std::string stored = file_.read_string_attribute(path, "ckpt.codec");
         if (stored != codec)
             raise(mismatch(path, "codec differs", codec + " (" + type_name + ")",
                            stored + " (" + file_.read_string_attribute(path, "ckpt.type") + ")"));
     }
 
-    /// This rank's row of the leaf's layout table, checked against the leaf's dataset.
-    Part layout_row(const std::string& path) {
-        const auto row = file_.read_row(layout_path(path), static_cast<hsize_t>(rank_));
-        if (row.size() < FirstExtent) raise(file_.bad_layout(layout_path(path), "has too few columns"));
-        const Part part = Part::from_row(row.data(), row.size());
+    /// The stored element type, if the application's type holds it exactly; else a mismatch.
+    Element stored_element(const std::string& path, Element element) const {
+        const std::string name = file_.read_string_attribute(path, "ckpt.element");
+        Element stored = element;
+        if (!parse_element(name, stored))
+            raise(file_.bad_layout(path, "has an unknown element type \"" + name + "\""));
+        if (!converts_losslessly(stored, element))
+            raise(mismatch(path, "element type differs, and " + name + " does not convert to " +
+                                     element_name(element) + " without loss",
+                           element_name(element), name, "protect the element type the checkpoint was written with"));
+        return stored;
+    }
+
+    /// Which stored rank's row this rank reads for a leaf spread as `spread`.
+    int row_for(const std::string& path, Spread spread) const {
+        if (spread == Spread::Replicated) return 0;
+        if (chosen_part_ || meta_.ranks == size_) return part_;
+        if (declared_ && declared_->kind() == Distribution::Kind::Replicated) return 0;  // declared after it was written
+        const std::string name = entry_name(path);
+        auto ranks = [](long n) { return std::to_string(n) + (n == 1 ? " rank" : " ranks"); };
+        raise(MismatchError::make(
+            "cannot restore \"" + name + "\" on " + ranks(size_) + ": it is per-rank state written by " + ranks(meta_.ranks),
+            file_.path(), path, rank_, ranks(size_), ranks(meta_.ranks),
+            "declare how \"" + name + "\" is spread (ckpt::replicated(), ckpt::block(...), ckpt::concatenated()) or give "
+            "it ckpt::per_rank().redistribute(hook); or restart with mpiexec -n " + std::to_string(meta_.ranks)));
+    }
+
+    /// Row `row` of the leaf's layout table, checked against the leaf's dataset.
+    Part layout_row(const std::string& path, int row, Spread spread) {
+        const auto values = file_.read_row(layout_path(path), static_cast<hsize_t>(row));
+        if (values.size() < FirstExtent) raise(file_.bad_layout(layout_path(path), "has too few columns"));
+        const Part part = Part::from_row(values.data(), values.size(), spread);
         const auto dims = file_.dims(path);
         const std::string problem = dims.size() == 1 ? part.problem(dims[0]) : "its dataset is not 1-D";
         if (!problem.empty())
-            raise(file_.bad_layout(layout_path(path), "row for rank " + std::to_string(rank_) + " is inconsistent: " + problem));
+            raise(file_.bad_layout(layout_path(path), "row for rank " + std::to_string(row) + " is inconsistent: " + problem));
         return part;
+    }
+
+    /// Every stored rank's row of a block or concatenated leaf, each checked.
+    std::vector<Part> all_rows(const std::string& path, Spread spread, const std::vector<std::uint64_t>& global) {
+        hsize_t rows = 0, width = 0;
+        const auto values = file_.read_table(layout_path(path), rows, width);
+        if (rows != static_cast<hsize_t>(meta_.ranks) || width < FirstExtent)
+            raise(file_.bad_layout(layout_path(path), "does not have one row per rank that wrote the file"));
+        std::vector<Part> parts;
+        for (hsize_t r = 0; r < rows; ++r) {
+            parts.push_back(Part::from_row(values.data() + r * width, width, spread));
+            const std::string problem = spread == Spread::Block ? parts.back().block_problem(global)
+                                                                : parts.back().problem(global.at(0));
+            if (!problem.empty())
+                raise(file_.bad_layout(layout_path(path), "row for rank " + std::to_string(r) + " is inconsistent: " + problem));
+        }
+        return parts;
+    }
+
+    /// A concatenated leaf: the rank's new stretch of the global sequence, read and summed.
+    void read_concatenated(const std::string& path, Element element, Element stored, const Prepare& prepare) {
+        const auto dims = file_.dims(path);
+        if (dims.size() != 1) raise(file_.bad_layout(path, "is a concatenated entry whose dataset is not 1-D"));
+        const std::uint64_t total = dims[0];
+        const std::vector<Part> parts = all_rows(path, Spread::Concatenated, {total});
+        std::uint64_t offset = 0, count = 0;
+        // On as many ranks as wrote it, each rank gets its own part back unless split() says otherwise.
+        const bool concatenated = declared_ && declared_->kind() == Distribution::Kind::Concatenated;
+        if (chosen_part_ || (meta_.ranks == size_ && !(concatenated && declared_->has_split()))) {
+            offset = parts[static_cast<std::size_t>(part_)].offset;
+            count = parts[static_cast<std::size_t>(part_)].count;
+        } else if (concatenated) {
+            split_range(path, total, offset, count);
+        } else {
+            row_for(path, Spread::PerRank);  // throws: per-rank on another rank count
+        }
+        std::string expected;
+        void* dest = prepare({count}, expected);
+        if (!expected.empty())
+            raise(mismatch(path, "shape differs", expected, shape_text(element_name(stored), {count}),
+                           "protect a resizable std::vector"));
+        Pending pending{path, {}, {}};
+        const std::size_t size = element_size(stored);
+        std::vector<unsigned char> raw;
+        void* into = dest;
+        if (stored != element) {
+            raw = widened_buffer(count, stored, element);
+            into = raw.data();
+        }
+        if (count > 0) {
+            h5::Handle dset = file_.open_dataset(path);
+            h5::Handle type = h5::datatype(stored, file_.path());
+            file_.read_block(dset, path, type, into, offset, count);
+        }
+        for (const Part& p : parts) {
+            const Box piece = intersect(Box{{offset}, {count}}, Box{{p.offset}, {p.count}});
+            pending.stored.push_back(p.checksum);
+            pending.sums.push_back(piece.empty() ? 0 : position_sum(into, size, {count}, {piece.origin[0] - offset}, piece, {total}));
+        }
+        if (chosen_part_) {  // a hook's read of one whole part, on this rank alone: verified here
+            if (pending.sums[static_cast<std::size_t>(part_)] != pending.stored[static_cast<std::size_t>(part_)])
+                raise(FormatError::checksum(file_.path(), path, part_));
+        } else {
+            pending_.push_back(std::move(pending));
+        }
+        if (stored != element) convert_into(path, stored, element, raw, dest, count);
+    }
+
+    /// This rank's stretch [offset, offset + count) of a concatenated sequence of `total`
+    /// elements: the declared split, or an even one. Every rank computes every rank's count, so
+    /// a split that does not add up fails on all of them alike.
+    void split_range(const std::string& path, std::uint64_t total, std::uint64_t& offset, std::uint64_t& count) const {
+        std::uint64_t sum = 0;
+        for (int r = 0; r < size_; ++r) {
+            const std::uint64_t c = declared_->has_split()
+                                        ? declared_->call_split(total, r, size_)
+                                        : total / static_cast<std::uint64_t>(size_) +
+                                              (static_cast<std::uint64_t>(r) < total % static_cast<std::uint64_t>(size_) ? 1 : 0);
+            if (r == rank_) offset = sum, count = c;
+            sum += c;
+        }
+        if (sum != total)
+            raise(UsageError({"the split() of \"" + entry_name(path) + "\" gives " + std::to_string(sum) + " elements over " +
+                                  std::to_string(size_) + " ranks; the checkpoint holds " + std::to_string(total),
+                              file_.path(), path, -1, "the counts split() returns must add up to the total it is given"}));
+    }
+
+    /// Room for `count` elements stored as `stored`, converted in place to `to`.
+    static std::vector<unsigned char> widened_buffer(std::uint64_t count, Element stored, Element to) {
+        return std::vector<unsigned char>(static_cast<std::size_t>(count * std::max(element_size(stored), element_size(to))));
+    }
+    /// Converts `count` verified elements in `raw` from `stored` to `to`, then copies them to
+    /// `dest` (unless null: the caller places them).
+    void convert_into(const std::string& path, Element stored, Element to, std::vector<unsigned char>& raw, void* dest,
+                      std::uint64_t count) {
+        if (count == 0) return;
+        h5::Handle from = h5::datatype(stored, file_.path()), into = h5::datatype(to, file_.path());
+        file_.convert(from, into, static_cast<std::size_t>(count), raw.data(), path);
+        if (dest) std::memcpy(dest, raw.data(), static_cast<std::size_t>(count * element_size(to)));
     }
 
     void read_checked(const std::string& path, Element element, void* dest, const Part& part) {
@@ -446,61 +835,35 @@ private:
             h5::Handle type = h5::datatype(element, file_.path());
             sum = read_and_hash(dset, path, type, static_cast<unsigned char*>(dest), part.offset, count, size);
         }
-        if (sum != part.checksum) raise(FormatError::checksum(file_.path(), path, rank_));
+        if (sum != part.checksum) raise(FormatError::checksum(file_.path(), path, part_));
     }
 
-    /// Reads in chunks; a second thread hashes each chunk while the next one is read, so on a cold
-    /// read the checksum costs (almost) nothing. The hashing thread makes no HDF5 or MPI call.
+    /// Reads in chunks of 16 MiB; a second thread hashes each chunk while the next one is read,
+    /// so on a cold read the checksum costs (almost) nothing.
     std::uint64_t read_and_hash(hid_t dset, const std::string& path, hid_t type, unsigned char* dest,
                                 std::uint64_t offset, std::uint64_t count, std::size_t size) {
         const std::uint64_t chunk = std::max<std::uint64_t>(1, (std::uint64_t{16} << 20) / size);
-        if (count <= chunk) {
-            file_.read_block(dset, path, type, dest, offset, count);
-            return xxh64(dest, count * size);
-        }
         Xxh64 hasher;
-        std::mutex m;
-        std::condition_variable cv;
-        std::uint64_t ready = 0;  // elements read so far
-        bool stop = false;
-        std::thread hashing([&] {
-            std::uint64_t done = 0;
-            while (done < count) {
-                std::unique_lock<std::mutex> lock(m);
-                cv.wait(lock, [&] { return ready > done || stop; });
-                if (ready == done) return;  // stopped: the read failed
-                const std::uint64_t upto = ready;
-                lock.unlock();
-                hasher.update(dest + done * size, static_cast<std::size_t>((upto - done) * size));
-                done = upto;
-            }
-        });
-        try {
-            for (std::uint64_t at = 0; at < count; at += chunk) {
-                const std::uint64_t n = std::min(chunk, count - at);
+        read_overlapping_hash(
+            static_cast<std::size_t>((count + chunk - 1) / chunk),
+            [&](std::size_t i) {
+                const std::uint64_t at = i * chunk, n = std::min(chunk, count - at);
                 file_.read_block(dset, path, type, dest + at * size, offset + at, n);
-                {
-                    std::lock_guard<std::mutex> lock(m);
-                    ready = at + n;
-                }
-                cv.notify_one();
-            }
-        } catch (...) {
-            {
-                std::lock_guard<std::mutex> lock(m);
-                stop = true;
-            }
-            cv.notify_one();
-            hashing.join();
-            throw;
-        }
-        hashing.join();
+            },
+            [&](std::size_t i) {
+                const std::uint64_t at = i * chunk, n = std::min(chunk, count - at);
+                hasher.update(dest + at * size, static_cast<std::size_t>(n * size));
+            });
         return hasher.digest();
     }
 
-    int rank_;
+    int rank_, size_;
+    int part_;                   ///< the stored rank whose per-rank parts are read
+    bool chosen_part_ = false;   ///< part_ was chosen by a redistribute() hook
+    const Distribution* declared_ = nullptr;
     h5::File file_;
     FileMeta meta_;
+    std::vector<Pending> pending_;
 };
 
 }  // namespace ckpt::detail

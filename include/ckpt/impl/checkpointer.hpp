@@ -13,12 +13,15 @@
 #include "ckpt/detail/mpi/agree.hpp"
 #include "ckpt/detail/mpi/poll_agreement.hpp"
 #include "ckpt/detail/process_exit.hpp"
+#include "ckpt/detail/registry.hpp"
 #include "ckpt/detail/signals.hpp"
+#include "ckpt/detail/spread.hpp"
 #include "ckpt/detail/store.hpp"
 #include "ckpt/impl/codec.hpp"
 #include "ckpt/impl/options.hpp"
 #include "ckpt/leave.hpp"
 #include "ckpt/options.hpp"
+#include "ckpt/stored_parts.hpp"
 
 #include <unistd.h>
 
@@ -44,37 +47,6 @@
 namespace ckpt {
 
 namespace detail {
-/// Owns a type-erased object (a protected ArrayView, a hook) when it has a `destroy`.
-class Erased {
-public:
-    Erased(void* object, DestroyFn destroy) noexcept : object_(object), destroy_(destroy) {}
-    Erased(Erased&& other) noexcept : object_(other.object_), destroy_(std::exchange(other.destroy_, nullptr)) {}
-    Erased& operator=(Erased&&) = delete;
-    ~Erased() {
-        if (destroy_) destroy_(object_);
-    }
-    void* get() const noexcept { return object_; }
-
-private:
-    void* object_;
-    DestroyFn destroy_;
-};
-
-/// One protected object: its name and how to save and load it.
-struct Entry {
-    std::string name;
-    Erased object;
-    SaveFn save;
-    LoadFn load;
-};
-
-/// One on_checkpoint or on_restart hook.
-struct Hook {
-    Erased callable;
-    CallFn call;
-    void operator()() const { call(callable.get()); }
-};
-
 /// Where one version goes: the configured directory, name and depth, or a request's.
 struct Target {
     std::string dir, name;
@@ -155,11 +127,19 @@ struct Checkpointer::Impl {
         for (int sig : signals_->signals()) seen_[static_cast<std::size_t>(sig)] = detail::signals::count(sig);
     }
 
-    void add_entry(const std::string& name, detail::Erased object, detail::SaveFn save, detail::LoadFn load) {
-        detail::check_entry_name(name);
-        if (restored_) detail::raise(UsageError::too_late(name, "restore_if_requested()"));
-        if (!names_.insert(name).second) detail::raise(UsageError::duplicate_name(name));
-        entries_.push_back({name, std::move(object), save, load});
+    void restore_entry(detail::FileSource& source, const detail::Entry& e, std::vector<std::string>& absent);
+    /// Runs `read` (reads of `object` in the checkpoint `path`): an I/O error in a stored structure
+    /// HDF5 cannot read, or a Boost archive that does not decode, is a corrupt file (65).
+    template <class F>
+    void stored_structure(const std::string& path, const std::string& object, F&& read);
+    /// Collective, before a restore reads anything: the blocks the ranks declare now tile their
+    /// arrays (else the same UsageError everywhere, never a reason to skip a good checkpoint).
+    void check_restore_declarations() {
+        detail::mpi::Outcome local;
+        std::vector<detail::SaveNode> blocks;
+        local.run([&] { blocks = registry_.block_leaves(); });
+        detail::mpi::agree(comm_, local);
+        detail::check_tiling(comm_, blocks);
     }
 
     ~Impl() {
@@ -204,12 +184,12 @@ struct Checkpointer::Impl {
     Options options_;
     std::vector<std::string> argv_;
     detail::mpi::Comm comm_;
-    std::vector<detail::Entry> entries_;
-    std::set<std::string> names_;
-    std::vector<detail::Hook> checkpoint_hooks_;
-    std::vector<detail::Hook> restart_hooks_;
+    detail::Registry registry_;
     detail::mpi::PollAgreement agreement_;
     bool restored_ = false;
+    std::int64_t schema_version_ = 0;
+    std::int64_t restored_schema_version_ = 0;
+    int restored_ranks_ = 0;
     std::string last_path_;
     std::uint64_t sequence_ = 0;
     std::int64_t last_step_ = -1;      ///< step of the last checkpoint written or restored
@@ -256,12 +236,18 @@ CKPT_INLINE Checkpointer::Checkpointer(const Options& options, MPI_Comm comm)
 CKPT_INLINE Checkpointer::~Checkpointer() { delete impl_; }
 
 CKPT_INLINE void Checkpointer::add_entry(const std::string& name, void* object, detail::SaveFn save,
-                                         detail::LoadFn load, detail::DestroyFn destroy) {
-    impl_->add_entry(name, detail::Erased(object, destroy), save, load);
+                                         detail::LoadFn load, detail::DestroyFn destroy, const Distribution& how) {
+    impl_->registry_.add(name, detail::Erased(object, destroy), save, load, how, impl_->restored_);
 }
+CKPT_INLINE Checkpointer& Checkpointer::schema_version(std::int64_t version) noexcept {
+    impl_->schema_version_ = version;
+    return *this;
+}
+CKPT_INLINE std::int64_t Checkpointer::restored_schema_version() const noexcept { return impl_->restored_schema_version_; }
+CKPT_INLINE int Checkpointer::restored_ranks() const noexcept { return impl_->restored_ranks_; }
 CKPT_INLINE void Checkpointer::add_hook(bool on_restart, void* hook, detail::CallFn call, detail::DestroyFn destroy) {
     detail::Hook h{detail::Erased(hook, destroy), call};
-    (on_restart ? impl_->restart_hooks_ : impl_->checkpoint_hooks_).push_back(std::move(h));
+    impl_->registry_.add_hook(on_restart, std::move(h));
 }
 CKPT_INLINE void Checkpointer::enter_critical_section() noexcept { ++impl_->critical_depth_; }
 CKPT_INLINE void Checkpointer::leave_critical_section() noexcept { --impl_->critical_depth_; }
@@ -385,32 +371,72 @@ inline void Checkpointer::Impl::restore_from(const std::string& path) {
         // The open is collective; if it failed anywhere, stop here, together.
         agree();
         // Reads are independent, so a rank that fails here cannot strand the others.
+        std::vector<std::string> absent, extra;
         local.run([&] {
-            for (auto& e : entries_) {
-                Reader r(*source, "/state");
-                try {
-                    e.load(r, e.name, e.object.get());
-                } catch (const IoError& io) {
-                    // A stored structure HDF5 cannot read is a corrupt file (65), not an I/O error.
-                    if (io.hdf5_stack().empty() || detail::h5::storage_failure(io.hdf5_stack())) throw;
-                    ErrorInfo info = io.info();
-                    info.sentence = "corrupt checkpoint: " + info.sentence;
-                    detail::raise(FormatError(std::move(info)));
-                } catch (const Error&) {
-                    throw;
-                } catch (const std::exception& ex) {  // a Boost archive that does not decode
-                    detail::raise(FormatError({"cannot decode \"" + e.name + "\": " + ex.what(), path,
-                                               "/state/" + e.name, comm_.rank(), {}}));
-                }
-            }
+            stored_structure(path, "/state", [&] {
+                for (const auto& name : source->entries())
+                    if (!registry_.protects(name)) extra.push_back(name);
+            });
+            if (!extra.empty() && options_.strict_restore)
+                detail::raise(MismatchError::make("the checkpoint holds \"" + extra.front() + "\", which nothing protects" +
+                                                      (extra.size() > 1 ? " (and " + std::to_string(extra.size() - 1) + " more)" : ""),
+                                                  path, "/state/" + extra.front(), -1, "nothing", extra.front(),
+                                                  "protect it, or restore without CKPT_STRICT_RESTORE"));
+            for (const auto& e : registry_.entries()) restore_entry(*source, e, absent);
             meta = source->meta();
         });
+        agree();
+        // Collective: the stored parts of block and concatenated entries add up, whoever read them.
+        local.run([&] { source->verify_distributed(comm_); });
         local.run([&] { source->close(); });  // collective, reached by every rank
+        agree();
+        for (const auto& name : absent)
+            warn(path + " has no entry \"" + name + "\" (declared optional): left as it is");
+        for (const auto& name : extra) warn(path + " holds \"" + name + "\", which nothing protects: ignored");
     }
-    agree();
     last_path_ = path;
     sequence_ = meta.sequence;
     last_step_ = meta.step;
+    restored_schema_version_ = meta.schema_version;
+    restored_ranks_ = static_cast<int>(meta.ranks);
+}
+
+inline void Checkpointer::Impl::restore_entry(detail::FileSource& source, const detail::Entry& e,
+                                              std::vector<std::string>& absent) {
+    if (e.how.is_optional() && !source.has_entry(e.name)) {
+        absent.push_back(e.name);
+        return;
+    }
+    source.declare(e.how);
+    stored_structure(source.path(), "/state/" + e.name, [&] {
+        if (e.how.kind() == Distribution::Kind::Block) {
+            source.read_block(e.leaves().at(0));
+        } else if (e.how.has_redistribute() && source.stored_ranks() != comm_.size()) {
+            StoredParts parts(source, e.name, source.stored_ranks());
+            e.how.call_redistribute(parts);
+        } else {
+            Reader r(source, "/state");
+            e.load(r, e.name, e.object.get());
+        }
+    });
+}
+
+template <class F>
+void Checkpointer::Impl::stored_structure(const std::string& path, const std::string& object, F&& read) {
+    try {
+        read();
+    } catch (const IoError& io) {
+        // A stored structure HDF5 cannot read is a corrupt file (65), not an I/O error.
+        if (io.hdf5_stack().empty() || detail::h5::storage_failure(io.hdf5_stack())) throw;
+        ErrorInfo info = io.info();
+        info.sentence = "corrupt checkpoint: " + info.sentence;
+        detail::raise(FormatError(std::move(info)));
+    } catch (const Error&) {
+        throw;
+    } catch (const std::exception& ex) {  // a Boost archive that does not decode
+        detail::raise(FormatError({"cannot decode \"" + detail::entry_name(object) + "\": " + ex.what(), path, object,
+                                   comm_.rank(), {}}));
+    }
 }
 
 inline void Checkpointer::Impl::quarantine(const std::string& path) const {
@@ -429,6 +455,7 @@ inline bool Checkpointer::Impl::restore(const RestartSpec& what) {
     if (what.kind == RestartKind::None) return false;
     const bool fall_back = what.kind == RestartKind::Latest || what.kind == RestartKind::Auto;
     join_rotation();
+    check_restore_declarations();
     auto paths = candidates(what);
     std::string skipped;
     std::optional<Error> newest_failure;
@@ -447,7 +474,7 @@ inline bool Checkpointer::Impl::restore(const RestartSpec& what) {
         }
         if (!skipped.empty()) warn("restored from " + path + " after skipping: " + skipped);
         // Outside the fallback: a hook's failure is the application's, not a reason to try older files.
-        for (auto it = restart_hooks_.rbegin(); it != restart_hooks_.rend(); ++it) (*it)();
+        registry_.run_restart_hooks();
         last_time_ = detail::now_seconds();
         agreement_.restart(comm_);
         return true;
@@ -478,9 +505,8 @@ inline std::string Checkpointer::Impl::write_version(const detail::Target& targe
     std::vector<detail::SaveNode> nodes;
     std::uint64_t digest[2] = {0, 0};
     local.run([&] {
-        for (auto& hook : checkpoint_hooks_) hook();
-        Writer w(nodes, "/state");
-        for (auto& e : entries_) e.save(w, e.name, e.object.get());
+        registry_.run_checkpoint_hooks();
+        nodes = registry_.plan();
         digest[0] = detail::structure_digest(nodes);
         digest[1] = ~digest[0];
     });
@@ -490,6 +516,17 @@ inline std::string Checkpointer::Impl::write_version(const detail::Target& targe
         detail::raise(UsageError({"ranks protect different state: names, kinds, element types or dimensions "
                                   "of the protected objects differ between ranks",
                                   "", "", -1, "every rank must protect the same names with the same kinds of object"}));
+    // Collective checks of the declarations, the same verdict on every rank.
+    detail::check_tiling(comm_, nodes);
+    for (const auto& [i, rank] : detail::replica_disagreements(comm_, nodes)) {
+        const std::string sentence = "rank " + std::to_string(rank) + " holds a different value of the replicated entry \"" +
+                                     detail::entry_name(nodes[i].path) + "\" than rank 0";
+        if (!nodes[i].warn_if_ranks_differ)
+            detail::raise(UsageError({sentence, "", nodes[i].path, rank,
+                                      "make the ranks agree, declare it per-rank, or allow it with "
+                                      ".when_ranks_differ(ckpt::OnDisagreement::Warn) (rank 0's value is stored)"}));
+        warn(sentence + ": rank 0's value is stored");
+    }
 
     // 2. Rank 0 picks the next sequence number and makes the directory; its clock, directory and
     //    command line are the ones recorded (attributes are written collectively: all ranks must agree).
@@ -520,6 +557,7 @@ inline std::string Checkpointer::Impl::write_version(const detail::Target& targe
     meta.ranks = comm_.size();
     meta.argv = argv_;  // identical on every rank: mpiexec gives every rank the same command line
     meta.cwd = cwd;
+    meta.schema_version = schema_version_;
     detail::FileIdentity created;  // rank 0
     local.run([&] { created = detail::write_file(tmp, comm_, nodes, meta); });
     try {

@@ -67,7 +67,7 @@ namespace detail {
 inline const std::vector<std::string>& knob_names() {
     static const std::vector<std::string> names{
         "mode", "interval", "every", "depth", "dir", "name", "restart",
-        "checkpoint_signal", "term_signals", "exit_code", "halt", "verbose"};
+        "checkpoint_signal", "term_signals", "exit_code", "halt", "verbose", "strict_restore"};
     return names;
 }
 
@@ -111,6 +111,7 @@ inline std::string knob_value(const Options& o, const std::string& knob) {
     if (knob == "exit_code") return std::to_string(o.exit_code);
     if (knob == "halt") return format_seconds(o.halt);
     if (knob == "verbose") return o.verbose ? "true" : "false";
+    if (knob == "strict_restore") return o.strict_restore ? "true" : "false";
     return {};
 }
 
@@ -132,7 +133,9 @@ struct Setting {
 };
 
 /// The knobs a single value sets (the mode set has its own grammar, apply_checkpoint_items).
-enum class Knob { Interval, Every, Depth, Dir, Name, Restart, Signal, TermSignals, ExitCode, Halt, Verbose };
+enum class Knob {
+    Interval, Every, Depth, Dir, Name, Restart, Signal, TermSignals, ExitCode, Halt, Verbose, StrictRestore
+};
 
 /// Parse `text` into knob `k` of `o` and record its origin; true if it is a non-zero period,
 /// which implies `periodic`.
@@ -186,6 +189,10 @@ inline bool apply_knob(Options& o, Knob k, const std::string& text, const Settin
         case Knob::Verbose:
             o.verbose = parse_bool(t, w.option, w.shown);
             set_origin(o, "verbose", w.source);
+            return false;
+        case Knob::StrictRestore:
+            o.strict_restore = parse_bool(t, w.option, w.shown);
+            set_origin(o, "strict_restore", w.source);
             return false;
     }
     return false;
@@ -264,7 +271,7 @@ inline void apply_environment(Options& o, const Environment& env) {
         {"CKPT_NAME", Knob::Name},         {"CKPT_RESTART", Knob::Restart},
         {"CKPT_SIGNAL", Knob::Signal},     {"CKPT_TERM_SIGNALS", Knob::TermSignals},
         {"CKPT_EXIT_CODE", Knob::ExitCode}, {"CKPT_HALT_SECONDS", Knob::Halt},
-        {"CKPT_VERBOSE", Knob::Verbose}};
+        {"CKPT_VERBOSE", Knob::Verbose},   {"CKPT_STRICT_RESTORE", Knob::StrictRestore}};
     for (const auto& [name, knob] : variables) {
         const char* value = env(name);
         if (value == nullptr || (knob != Knob::TermSignals && trim(value).empty())) continue;

@@ -136,19 +136,75 @@ public:
         const_cast<File*>(this)->transfer(dset, object, type, data, offset, count, false, false);
     }
 
+    /// The box `file_origin`+`count` of an N-d dataset from or to the box of the same counts at
+    /// `memory_start` in a memory array of shape `memory`: one HDF5 call, no copy. Collective or
+    /// independent; an empty box takes part in a collective call with nothing.
+    void transfer_box(hid_t dset, const std::string& object, hid_t type, void* data,
+                      const std::vector<std::uint64_t>& memory, const std::vector<std::uint64_t>& memory_start,
+                      const std::vector<std::uint64_t>& file_origin, const std::vector<std::uint64_t>& count,
+                      bool collective, bool write) {
+        Silence quiet;
+        Handle fspace(check(H5Dget_space(dset), "H5Dget_space", path_, object), H5Sclose);
+        std::vector<hsize_t> mdims(memory.begin(), memory.end()), mstart(memory_start.begin(), memory_start.end()),
+            fstart(file_origin.begin(), file_origin.end()), n(count.begin(), count.end());
+        bool empty = false;
+        for (auto& d : mdims) {
+            empty = empty || d == 0;
+            d = d ? d : 1;
+        }
+        for (auto c : n) empty = empty || c == 0;
+        Handle mspace = dataspace(static_cast<int>(mdims.size()), mdims.data(), path_);
+        if (empty) {
+            check(H5Sselect_none(fspace), "H5Sselect_none", path_, object);
+            check(H5Sselect_none(mspace), "H5Sselect_none", path_, object);
+        } else {
+            check(H5Sselect_hyperslab(fspace, H5S_SELECT_SET, fstart.data(), nullptr, n.data(), nullptr),
+                  "H5Sselect_hyperslab", path_, object);
+            check(H5Sselect_hyperslab(mspace, H5S_SELECT_SET, mstart.data(), nullptr, n.data(), nullptr),
+                  "H5Sselect_hyperslab", path_, object);
+        }
+        Handle dxpl = transfer_list(collective);
+        if (write)
+            check(H5Dwrite(dset, type, mspace, fspace, dxpl, data), "H5Dwrite", path_, object);
+        else
+            check(H5Dread(dset, type, mspace, fspace, dxpl, data), "H5Dread", path_, object);
+    }
+
     /// Independent: one rank writes a whole uint64 dataset.
     void write_whole(hid_t dset, const std::string& object, const std::uint64_t* values) {
         Silence quiet;
         Handle dxpl = transfer_list(false);
         check(H5Dwrite(dset, H5T_NATIVE_UINT64, H5S_ALL, H5S_ALL, dxpl, values), "H5Dwrite", path_, object);
     }
+    /// Independent read of a whole 2-D uint64 table: `rows` x `width` values, row by row.
+    std::vector<std::uint64_t> read_table(const std::string& object, hsize_t& rows, hsize_t& width) const {
+        Silence quiet;
+        Handle dset = open_dataset(object);
+        Handle fspace = table_space(dset, object);
+        hsize_t dims[2] = {0, 0};
+        H5Sget_simple_extent_dims(fspace, dims, nullptr);
+        rows = dims[0];
+        width = dims[1];
+        std::vector<std::uint64_t> out(static_cast<std::size_t>(rows * width));
+        if (!out.empty())
+            check(H5Dread(dset, H5T_NATIVE_UINT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, out.data()), "H5Dread", path_, object);
+        return out;
+    }
+    /// In place: `n` elements of type `from` at `buffer` become `to` (HDF5's conversion); the
+    /// buffer holds n * max(size of from, size of to) bytes.
+    void convert(hid_t from, hid_t to, std::size_t n, void* buffer, const std::string& object) const {
+        Silence quiet;
+        // A compound (complex) conversion reads a background buffer of destination elements.
+        std::vector<unsigned char> background(n * std::max(H5Tget_size(from), H5Tget_size(to)));
+        check(H5Tconvert(from, to, n, buffer, background.data(), H5P_DEFAULT), "H5Tconvert", path_, object);
+    }
+
     /// Independent read of row `row`; the dataset's width must be `width`.
     std::vector<std::uint64_t> read_row(const std::string& object, hsize_t row) const {
         Silence quiet;
         Handle dset = open_dataset(object);
-        Handle fspace(check(H5Dget_space(dset), "H5Dget_space", path_, object), H5Sclose);
+        Handle fspace = table_space(dset, object);
         hsize_t dims[2] = {0, 0};
-        if (H5Sget_simple_extent_ndims(fspace) != 2) raise(bad_layout(object, "is not a 2-D table"));
         H5Sget_simple_extent_dims(fspace, dims, nullptr);
         if (row >= dims[0]) raise(bad_layout(object, "has no row for rank " + std::to_string(row)));
         std::vector<std::uint64_t> out(dims[1]);
@@ -297,6 +353,13 @@ private:
         return mtype;
     }
 
+    /// A layout table's dataspace, checked to be 2-D.
+    Handle table_space(hid_t dset, const std::string& object) const {
+        Handle fspace(check(H5Dget_space(dset), "H5Dget_space", path_, object), H5Sclose);
+        if (H5Sget_simple_extent_ndims(fspace) != 2) raise(bad_layout(object, "is not a 2-D table"));
+        return fspace;
+    }
+
     Handle transfer_list(bool collective) {
         Handle dxpl = property_list(H5P_DATASET_XFER, path_);
         check(H5Pset_dxpl_mpio(dxpl, collective ? H5FD_MPIO_COLLECTIVE : H5FD_MPIO_INDEPENDENT), "H5Pset_dxpl_mpio",
@@ -304,24 +367,10 @@ private:
         return dxpl;
     }
 
+    /// [offset, offset + count) of a 1-D dataset from or to `count` elements at `data`.
     void transfer(hid_t dset, const std::string& object, hid_t type, void* data, hsize_t offset, hsize_t count,
                   bool collective, bool write) {
-        Silence quiet;
-        Handle fspace(check(H5Dget_space(dset), "H5Dget_space", path_, object), H5Sclose);
-        hsize_t mdims = count ? count : 1;
-        Handle mspace = dataspace(1, &mdims, path_);
-        if (count == 0) {
-            check(H5Sselect_none(fspace), "H5Sselect_none", path_, object);
-            check(H5Sselect_none(mspace), "H5Sselect_none", path_, object);
-        } else {
-            check(H5Sselect_hyperslab(fspace, H5S_SELECT_SET, &offset, nullptr, &count, nullptr),
-                  "H5Sselect_hyperslab", path_, object);
-        }
-        Handle dxpl = transfer_list(collective);
-        if (write)
-            check(H5Dwrite(dset, type, mspace, fspace, dxpl, data), "H5Dwrite", path_, object);
-        else
-            check(H5Dread(dset, type, mspace, fspace, dxpl, data), "H5Dread", path_, object);
+        transfer_box(dset, object, type, data, {count}, {0}, {offset}, {count}, collective, write);
     }
 
     Handle open_attribute(const std::string& object, const std::string& name) const {

@@ -128,6 +128,15 @@ public:
         return out;
     }
 
+    /// Every rank's `in` (the same length everywhere), rank by rank, on every rank.
+    std::vector<std::uint64_t> allgather(const std::vector<std::uint64_t>& in) const {
+        std::vector<std::uint64_t> out(in.size() * static_cast<std::size_t>(size_));
+        check(MPI_Allgather(in.data(), static_cast<int>(in.size()), MPI_UINT64_T, out.data(),
+                            static_cast<int>(in.size()), MPI_UINT64_T, comm_),
+              "MPI_Allgather", rank_);
+        return out;
+    }
+
     template <class T>
     static MPI_Datatype type() {
         if constexpr (std::is_same_v<T, int>) return MPI_INT;
