@@ -93,3 +93,12 @@ ckpt_doc_test(force_path force_path "-DARGS1=" "-DOUT1=wrote \\./ckpt/ckpt\\.000
 ckpt_doc_test(file_format file_format MPI "-DARGS1=" "-DOUT1=\\./ckpt/ckpt\\.000001\\.h5"
   "-DFILES1=ckpt/ckpt.000001.h5" "-DABSENT1=ckpt/ckpt.000002.h5")
 unset(_ckpt_doc_mpiexec)
+# docs/distribution.md: written on 4 ranks, restored on 3 and on 1, the state exact each time.
+add_test(NAME docs.distribution_restores_on_other_rank_counts
+         COMMAND sh -c "rm -rf ckpt && ${MPIEXEC_EXECUTABLE} ${MPIEXEC_NUMPROC_FLAG} 4 $<TARGET_FILE:doc_distribution> --checkpoint every=10 && \
+${MPIEXEC_EXECUTABLE} ${MPIEXEC_NUMPROC_FLAG} 3 $<TARGET_FILE:doc_distribution> --checkpoint every=10 --restart latest && \
+${MPIEXEC_EXECUTABLE} ${MPIEXEC_NUMPROC_FLAG} 1 $<TARGET_FILE:doc_distribution> --checkpoint every=10 --restart latest")
+file(MAKE_DIRECTORY ${CMAKE_CURRENT_BINARY_DIR}/docs/distribution)
+set_tests_properties(docs.distribution_restores_on_other_rank_counts PROPERTIES LABELS docs PROCESSORS 2 TIMEOUT 120
+  WORKING_DIRECTORY ${CMAKE_CURRENT_BINARY_DIR}/docs/distribution
+  PASS_REGULAR_EXPRESSION "on 3 ranks from 4: grid exact, 10 particles, 40 events.*on 1 rank from 4: grid exact, 10 particles, 40 events")

@@ -8,9 +8,11 @@
 //
 // The state is small but varied: per rank a large vector<double> (written by every rank itself,
 // more than the 4 MiB below which ckpt gathers an entry to rank 0; --small leaves it small), a
-// small gathered vector, an int64 scalar, a std::string, a Boost-serialized struct, and a
-// custom-codec group. Every value is a function of (version, rank, index): a restore either
-// gives exactly one committed version's values or it is wrong.
+// small gathered vector, an int64 scalar, a std::string, a Boost-serialized struct, a
+// custom-codec group, a replicated scalar, and a block of a global 2-D grid (slabs of rows with a
+// ghost row above and below, written by one collective call). Every value is a function of
+// (version, rank or global index, index): a restore either gives exactly one committed
+// version's values or it is wrong.
 //
 // Every rank prints at most one line for a failed checkpoint or restore:
 //   fault_target: rank R: exit S: <ckpt::Error::what()>
@@ -23,6 +25,7 @@
 #include <dlfcn.h>
 #include <mpi.h>
 
+#include <algorithm>
 #include <cinttypes>
 #include <cstdint>
 #include <cstdio>
@@ -78,7 +81,13 @@ struct State {
     std::string label;
     Params params;
     Mesh mesh;
+    std::int64_t clock = 0;   // replicated
+    std::vector<double> grid;  // (rows + 2) x grid_columns, block of grid_rows x grid_columns
 };
+
+constexpr int grid_rows = 53, grid_columns = 37;
+int slab_rows(int rank, int size) { return grid_rows / size + (rank < grid_rows % size ? 1 : 0); }
+int slab_first(int rank, int size) { return rank * (grid_rows / size) + std::min(rank, grid_rows % size); }
 
 // Exactly representable values, different for every (version, rank, index).
 double value(std::int64_t v, int rank, std::size_t i, int salt) {
@@ -111,7 +120,22 @@ State expected(std::int64_t v, int rank, int size, bool small) {
     s.mesh.ids.resize(16 + static_cast<std::size_t>(rank));
     for (std::size_t i = 0; i < s.mesh.ids.size(); ++i) s.mesh.ids[i] = static_cast<std::int32_t>(v * 100000 + rank * 1000 + i);
     s.mesh.scale = static_cast<float>(v) * 0.5f + static_cast<float>(rank);
+    s.clock = v * 3;
+    const int rows = slab_rows(rank, size), first = slab_first(rank, size);
+    s.grid.assign(static_cast<std::size_t>((rows + 2) * grid_columns), -2.0);  // ghost rows: never restored
+    for (int r = 0; r < rows; ++r)
+        for (int c = 0; c < grid_columns; ++c)
+            s.grid[static_cast<std::size_t>((r + 1) * grid_columns + c)] =
+                value(v, 0, static_cast<std::size_t>((first + r) * grid_columns + c), 4);
     return s;
+}
+
+// `s` takes `from`'s values; the grid's in place, where the checkpointer's view of it points.
+void assign(State& s, State from) {
+    std::vector<double> grid = std::move(s.grid);
+    std::copy(from.grid.begin(), from.grid.end(), grid.begin());
+    s = std::move(from);
+    s.grid = std::move(grid);  // the same buffer again
 }
 
 // What differs between `got` and the values of `v` ("" when nothing).
@@ -125,6 +149,8 @@ std::string differences(const State& got, std::int64_t v, int rank, int size, bo
     if (got.label != want.label) add("label \"" + got.label + "\"");
     if (!(got.params == want.params)) add("params");
     if (!(got.mesh == want.mesh)) add("mesh");
+    if (got.clock != want.clock) add("clock");
+    if (got.grid != want.grid) add("grid");
     return d;
 }
 
@@ -172,16 +198,21 @@ int run(int& argc, char** argv, int rank, int size) {
     State s = expected(0, rank, size, small);
     s.big.assign(3, -1.0);
     s.label = "unrestored";
+    std::fill(s.grid.begin(), s.grid.end(), -2.0);
+    const int rows = slab_rows(rank, size);
     cp.protect("version", s.version)
         .protect("big", s.big)
         .protect("small", s.small)
         .protect("label", s.label)
         .protect("params", s.params)
-        .protect("mesh", s.mesh);
+        .protect("mesh", s.mesh)
+        .protect("clock", s.clock, ckpt::replicated())
+        .protect("grid", ckpt::ArrayView<double>(s.grid.data(), {rows + 2, grid_columns}),
+                 ckpt::block({grid_rows, grid_columns}, {slab_first(rank, size), 0}, {rows, grid_columns}).ghosts({1, 0}));
 
     if (mode == "write") {
         for (std::int64_t v = 1; v <= count; ++v) {
-            s = expected(v, rank, size, small);
+            assign(s, expected(v, rank, size, small));
             cp.checkpoint();
         }
         cp.sync();
@@ -197,7 +228,7 @@ int run(int& argc, char** argv, int rank, int size) {
                          wrong.c_str());
             return 3;
         }
-        s = expected(v + 1, rank, size, small);
+        assign(s, expected(v + 1, rank, size, small));
         arm(true);
         std::string path;
         try {

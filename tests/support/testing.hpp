@@ -10,7 +10,9 @@
 #include <thread>
 #include <filesystem>
 #include <iostream>
+#include <sstream>
 #include <random>
+#include <set>
 #include <string>
 
 namespace ckpt::testing {
@@ -95,6 +97,34 @@ inline int world_size() {
     int s = 1;
     MPI_Comm_size(MPI_COMM_WORLD, &s);
     return s;
+}
+
+/// Captures std::cerr (where ckpt prints its warnings, on rank 0) for the lifetime of the object.
+class CerrCapture {
+public:
+    CerrCapture() : old_(std::cerr.rdbuf(buffer_.rdbuf())) {}
+    ~CerrCapture() { std::cerr.rdbuf(old_); }
+    CerrCapture(const CerrCapture&) = delete;
+    CerrCapture& operator=(const CerrCapture&) = delete;
+    std::string text() const { return buffer_.str(); }
+
+private:
+    std::ostringstream buffer_;
+    std::streambuf* old_;
+};
+
+/// The names in `dir`, but for the control directory `.ckpt` (the running job's lock, pid files).
+inline std::set<std::string> files_in(const std::string& dir) {
+    std::set<std::string> out;
+    std::error_code ec;
+    for (std::filesystem::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec))
+        if (it->path().filename() != ".ckpt") out.insert(it->path().filename().string());
+    return out;
+}
+
+/// The path of version `seq` of the default name in `dir`.
+inline std::string version_path(const std::string& dir, std::uint64_t seq) {
+    return ckpt::detail::join_path(dir, ckpt::detail::version_file_name("ckpt", seq));
 }
 
 /// A deterministic generator for test values.

@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Tests of the `ckpt` command (docs/command.md) on real checkpoints written by examples/heat at
 # 2 ranks: good, truncated, corrupted-payload, temporary and missing files, text and --json
-# output, exit codes. One case per CTest test (tests/tools/tool_tests.cmake):
-#   tool_test.sh CASE CKPT HEAT MPIEXEC JSON_CHECK SOURCE_DIR
+# output, exit codes; and (the distributed_* cases) on the checkpoint of format 3 that
+# tests/redistribution/nm_state writes at 3 and 4 ranks, one entry of every distribution.
+# One case per CTest test (tests/tools/tool_tests.cmake):
+#   tool_test.sh CASE CKPT HEAT MPIEXEC JSON_CHECK SOURCE_DIR [NM_STATE]
 # Each case works in its own temporary directory, removed when it passes and kept when it fails.
 set -uo pipefail
 
-case_name=$1 ckpt=$2 heat=$3 mpiexec=$4 json_check=$5 src=$6
+case_name=$1 ckpt=$2 heat=$3 mpiexec=$4 json_check=$5 src=$6 nm_state=${7:-}
 work=$(mktemp -d "${TMPDIR:-/tmp}/ckpt-tool-test.XXXXXX")
 cd "$work" || exit 1
 background=()  # pids to stop if the case fails half-way
@@ -57,7 +59,8 @@ v() { printf '%s/ckpt.%06d.h5' "$1" "$2"; }  # v DIR SEQ: a version's path
 # truncated SRC DST: the first half of SRC.
 truncated() { head -c $(($(stat -c %s "$1") / 2)) "$1" >"$2"; }
 
-# corrupt FILE ENTRY RANK: inverts 8 bytes of RANK's part of float64 ENTRY, in place. The
+# corrupt FILE ENTRY RANK: inverts 8 bytes of RANK's part of float64 ENTRY (its first element; of a
+# block, its box's origin, whose row-major index the layout's offset is), in place. The
 # dataset's offset comes from `ckpt info --json`; HDF5 still opens the file, only the checksum fails.
 corrupt() {
     "$ckpt" info "$1" --json >"$work/out" 2>"$work/err" || fail "info of $1 failed before corrupting it"
@@ -70,6 +73,49 @@ corrupt() {
     pos=$((base + part * 8))
     for byte in $(od -An -v -tu1 -j "$pos" -N 8 "$1"); do hex+=$(printf '\\x%02x' $((byte ^ 255))); done
     printf "$hex" | dd of="$1" bs=1 seek="$pos" conv=notrunc status=none || fail "could not corrupt $1"
+}
+
+# nm_checkpoint DIR RANKS: nm_state's checkpoint DIR/ckpt.000001.h5, written at RANKS ranks:
+# replicated step, time, params, table; concatenated particles, ids; blocks u (37x23 float64)
+# and w (11x9x7 int32); per-rank tally.
+nm_checkpoint() {
+    [ -n "$nm_state" ] || fail "no nm_state program given"
+    "$mpiexec" -n "$2" "$nm_state" write "$1" >"$work/nm.log" 2>&1 || fail "nm_state failed: $(cat "$work/nm.log")"
+    [ -f "$1/ckpt.000001.h5" ] || fail "nm_state wrote no $1/ckpt.000001.h5"
+}
+# entry_index FILE ENTRY: ENTRY's index in `ckpt info FILE --json` (left in $work/out).
+entry_index() {
+    "$ckpt" info "$1" --json >"$work/out" 2>"$work/err" || fail "info of $1 failed"
+    local i
+    for i in $(seq 0 19); do
+        [ "$("$json_check" --get "entries[$i].name" <"$work/out" 2>/dev/null)" = "$2" ] && { echo "$i"; return; }
+    done
+    fail "no entry $2 in $1"
+}
+# part_start FILE ENTRY RANK: the index in /state/ENTRY (row-major) of RANK's first element:
+# the layout's offset column, which for a block is the linear index of its box's origin.
+part_start() {
+    local i
+    i=$(entry_index "$1" "$2") || exit 1
+    get "entries[$i].ranks[$3].offset"
+}
+# flip FILE ENTRY INDEX SIZE: inverts one byte (the highest of a little-endian number) of element
+# INDEX (row-major) of ENTRY, whose elements have SIZE bytes, in place; the dataset's offset in
+# the file comes from `ckpt info --json`. HDF5 still opens the file, only the checksum fails.
+flip() {
+    local i base pos byte
+    i=$(entry_index "$1" "$2") || exit 1
+    base=$(get "entries[$i].file_offset")
+    pos=$((base + $3 * $4 + $4 - 1))
+    byte=$(od -An -v -tu1 -j "$pos" -N 1 "$1" | tr -d ' ')
+    # shellcheck disable=SC2059  # the format is the escape of the new byte
+    printf "$(printf '\\x%02x' $((byte ^ 255)))" | dd of="$1" bs=1 seek="$pos" conv=notrunc status=none ||
+        fail "could not corrupt $1"
+}
+# one_fail TEXT: the verify output has exactly one FAIL line, and it contains TEXT.
+one_fail() {
+    [ "$(grep -c '^FAIL' "$work/out")" -eq 1 ] || fail "expected exactly one problem"
+    has out "$1"
 }
 
 host=$(uname -n | tr -c 'A-Za-z0-9._\n-' '_')
@@ -140,15 +186,19 @@ list)
 info)
     checkpoints d
     expect 0 "$ckpt" info "$(v d 2)"
-    for s in "$(v d 2)" "complete" "sequence  2" "step      10" "ranks     2" "format    2, written by ckpt" \
-        "--checkpoint-dir d" "cwd       $work" "grid" "ckpt::ArrayView<double>" "float64" "16x32 (each of 2 ranks)" \
-        "boost.binary" "scalar (each of 2 ranks)" "int64"; do has out "$s"; done
+    for s in "$(v d 2)" "complete" "sequence  2" "step      10" "ranks     2" "format    3, written by ckpt" \
+        "--checkpoint-dir d" "cwd       $work" "grid" "ckpt::ArrayView<double>" "float64" "block" \
+        "32x32 global: r0 [0:16, 0:32], r1 [16:32, 0:32]" "boost.binary" "replicated" "scalar (one copy)" "int64"; do
+        has out "$s"
+    done
     expect 0 "$ckpt" info "$(v d 2)" --json
     json "path=$(v d 2)" 'status=complete' 'sequence=2' 'step=10' 'ranks=2' 'argv[0]~heat' 'argv[1]=--steps' \
         'argv[2]=20' "cwd=$work" 'entries#=3' 'entries[0].name=grid' 'entries[0].codec=direct' \
-        'entries[0].element=float64' 'entries[0].ranks#=2' 'entries[0].ranks[1].extents[0]=16' \
-        'entries[0].ranks[1].extents[1]=32' 'entries[0].bytes=8192' 'entries[1].codec=boost.binary' \
-        'entries[2].name=step' 'entries[2].ranks[0].extents#=0' 'library_version~0.'
+        'entries[0].element=float64' 'entries[0].distribution=block' 'entries[0].dataset_shape[0]=32' \
+        'entries[0].ranks#=2' 'entries[0].ranks[1].extents[0]=16' 'entries[0].ranks[1].extents[1]=32' \
+        'entries[0].ranks[1].origin[0]=16' 'entries[0].bytes=8192' 'entries[1].codec=boost.binary' \
+        'entries[1].distribution=replicated' 'entries[2].name=step' 'entries[2].ranks#=1' \
+        'entries[2].ranks[0].extents#=0' 'library_version~0.'
     # A directory means its newest complete version; a truncated newest one is passed over.
     expect 0 "$ckpt" info d --json
     json "path=$(v d 4)" 'sequence=4'
@@ -178,11 +228,11 @@ info)
 verify)
     checkpoints d
     expect 0 "$ckpt" verify "$(v d 3)"
-    has out "ok    $(v d 3): 3 datasets, 6 rank parts"
+    has out "ok    $(v d 3): 3 datasets, 4 rank parts"  # grid: 2 blocks; step, params: replicated
     expect 0 "$ckpt" verify d
     has out "verified 4 files: 4 valid, 0 invalid"
     expect 0 "$ckpt" verify d --json
-    json 'ok=true' 'files#=4' 'files[0].ok=true' 'files[0].parts=6' 'files[0].problems#=0' 'skipped#=0'
+    json 'ok=true' 'files#=4' 'files[0].ok=true' 'files[0].parts=4' 'files[0].problems#=0' 'skipped#=0'
     # Payload corruption: HDF5 opens the file, the checksum of exactly that rank's part fails.
     cp "$(v d 3)" c1.h5
     corrupt c1.h5 grid 1
@@ -406,6 +456,90 @@ request_library)
     fi
     [ "$status" -eq 85 ] || fail "heat exited $status after --exit, expected 85: $(cat "$work/heat.log")"
     expect 0 "$ckpt" verify "$third"
+    ;;
+
+distributed_info)
+    # Format 3: each entry's distribution; a block's global shape and boxes; the schema version.
+    nm_checkpoint d 3
+    f=d/ckpt.000001.h5
+    expect 0 "$ckpt" info "$f"
+    for s in "complete" "ranks     3" "format    3, written by ckpt" "schema    7" "DISTRIBUTION" \
+        "37x23 global: r0 [0:37, 0:7], r1 [0:37, 7:15], r2 [0:37, 15:23]" \
+        "11x9x7 global: r0 [0:3, 0:9, 0:7], r1 [3:7, 0:9, 0:7], r2 [7:11, 0:9, 0:7]" \
+        "18 in all: r0 3, r1 4, r2 11" "scalar (one copy)" "r0 3, r1 4, r2 5"; do has out "$s"; done
+    grep -qE '^u +direct +ckpt::ArrayView<double> +float64 +block +37x23 global' "$work/out" || fail "u is not shown as a block"
+    grep -qE '^w +direct +ckpt::ArrayView<int> +int32 +block +11x9x7 global' "$work/out" || fail "w is not shown as a block"
+    grep -qE '^particles +direct .* concatenated +18 in all' "$work/out" || fail "particles is not shown concatenated"
+    grep -qE '^step +direct .* replicated +scalar \(one copy\)' "$work/out" || fail "step is not shown replicated"
+    grep -qE '^params +boost.binary .* replicated ' "$work/out" || fail "params is not shown replicated"
+    grep -qE '^tally +direct .* per-rank +r0 3, r1 4, r2 5' "$work/out" || fail "tally is not shown per-rank"
+    expect 0 "$ckpt" info "$f" --json
+    json 'format_version=3' 'schema_version=7' 'ranks=3' 'entries#=9' \
+        'entries[0].name=ids' 'entries[0].distribution=concatenated' 'entries[0].dataset_shape[0]=18' \
+        'entries[0].ranks#=3' 'entries[0].ranks[2].offset=7' 'entries[0].ranks[2].count=11' 'entries[0].ranks[2].position_sum' \
+        'entries[1].name=params' 'entries[1].distribution=replicated' 'entries[1].ranks#=1' \
+        'entries[3].name=step' 'entries[3].distribution=replicated' 'entries[3].ranks#=1' 'entries[3].ranks[0].xxh64' \
+        'entries[3].ranks[0].extents#=0' \
+        'entries[5].name=tally' 'entries[5].distribution=per-rank' 'entries[5].ranks#=3' 'entries[5].ranks[1].xxh64' \
+        'entries[7].name=u' 'entries[7].distribution=block' 'entries[7].ndims=2' 'entries[7].dataset_shape#=2' \
+        'entries[7].dataset_shape[0]=37' 'entries[7].dataset_shape[1]=23' 'entries[7].elements=851' \
+        'entries[7].bytes=6808' 'entries[7].ranks#=3' 'entries[7].ranks[1].origin[0]=0' 'entries[7].ranks[1].origin[1]=7' \
+        'entries[7].ranks[1].extents[0]=37' 'entries[7].ranks[1].extents[1]=8' 'entries[7].ranks[1].offset=7' \
+        'entries[7].ranks[1].count=296' 'entries[7].ranks[1].position_sum' 'entries[7].problem=null' \
+        'entries[8].name=w' 'entries[8].distribution=block' 'entries[8].ndims=3' 'entries[8].dataset_shape[2]=7' \
+        'entries[8].ranks[2].origin[0]=7' 'entries[8].ranks[2].extents[0]=4'
+    # A format 1 file: every entry per-rank, no schema version.
+    expect 0 "$ckpt" info "$src/tests/fixtures/format1/ckpt.000001.h5"
+    has out "format    1, written by ckpt"
+    has out "per-rank"
+    hasnt out "schema"
+    expect 0 "$ckpt" info "$src/tests/fixtures/format1/ckpt.000001.h5" --json
+    json 'format_version=1' 'schema_version=null' 'entries[0].distribution=per-rank' 'entries[0].ranks[0].xxh64'
+    ;;
+
+distributed_verify)
+    # Format 3: every part's checksum, blocks read box by box from the global dataset.
+    nm_checkpoint d 3
+    f=d/ckpt.000001.h5
+    expect 0 "$ckpt" verify "$f"
+    # 9 datasets; parts: 3 per-rank, 3 per concatenated or block entry, 1 per replicated one.
+    has out "ok    $f: 9 datasets, 19 rank parts, "
+    expect 0 "$ckpt" verify "$f" --json
+    json 'ok=true' 'files[0].parts=19' 'files[0].problems#=0'
+    nm_checkpoint d4 4  # u in 2 x 2 blocks, w split in dimensions 0 and 2
+    expect 0 "$ckpt" verify d4
+    has out "verified 1 file: 1 valid, 0 invalid"
+    # One byte of the block u: the first element of rank 1's box, then the array's last element
+    # (rank 2's box), each found by the dataset's offset in the file.
+    cp "$f" u1.h5
+    flip u1.h5 u "$(part_start u1.h5 u 1)" 8
+    expect 0 "$ckpt" info u1.h5  # still readable: only the data changed
+    expect 65 "$ckpt" verify u1.h5
+    one_fail 'FAIL  u1.h5: entry "u", rank 1: checksum mismatch: the layout has position sum '
+    has out ', the stored box [0:37, 7:15] sums to '
+    expect 65 "$ckpt" verify u1.h5 --json
+    json 'ok=false' 'files[0].problems#=1' 'files[0].problems[0].entry=u' 'files[0].problems[0].rank=1' \
+        'files[0].problems[0].problem~checksum mismatch'
+    cp "$f" u2.h5
+    flip u2.h5 u $((37 * 23 - 1)) 8
+    expect 65 "$ckpt" verify u2.h5
+    one_fail 'FAIL  u2.h5: entry "u", rank 2: checksum mismatch'
+    # The 3-D block w (int32): element (5, 4, 3) lies in rank 1's box [3:7, 0:9, 0:7].
+    cp "$f" w.h5
+    flip w.h5 w $(((5 * 9 + 4) * 7 + 3)) 4
+    expect 65 "$ckpt" verify w.h5
+    one_fail 'FAIL  w.h5: entry "w", rank 1: checksum mismatch: the layout has position sum '
+    # Concatenated: rank 2's part is [7, 18) of the global sequence.
+    cp "$f" p.h5
+    flip p.h5 particles 12 8
+    expect 65 "$ckpt" verify p.h5
+    one_fail 'FAIL  p.h5: entry "particles", rank 2: checksum mismatch: the layout has position sum '
+    has out 'the stored part [7, 18) sums to '
+    # Replicated: one part, rank 0's, and its xxh64.
+    cp "$f" s.h5
+    flip s.h5 step 0 8
+    expect 65 "$ckpt" verify s.h5
+    one_fail 'FAIL  s.h5: entry "step", rank 0: checksum mismatch: the layout has xxh64 '
     ;;
 
 *)

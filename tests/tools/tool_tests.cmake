@@ -29,3 +29,17 @@ if(TARGET ckpt_cli)
   set_tests_properties(tools.verify_reads_a_format_1_file PROPERTIES LABELS tools TIMEOUT 60
                        PASS_REGULAR_EXPRESSION "verified 1 file: 1 valid, 0 invalid")
 endif()
+
+# Format 3 (docs/file-format.md): `ckpt info` and `ckpt verify` on the checkpoint that
+# tests/redistribution/nm_state writes at 3 (and 4) ranks, one entry of every distribution; a
+# byte flipped in a block, a concatenated and a replicated entry fails exactly that part.
+# nm_state is defined in redistribution/redistribution_tests.cmake, included before this file.
+if(TARGET ckpt_json_check AND TARGET nm_state)
+  foreach(case distributed_info distributed_verify)
+    add_test(NAME tools.${case}
+             COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/tool_test.sh ${case} $<TARGET_FILE:ckpt_cli>
+                     $<TARGET_FILE:heat> ${MPIEXEC_EXECUTABLE} $<TARGET_FILE:ckpt_json_check> ${PROJECT_SOURCE_DIR}
+                     $<TARGET_FILE:nm_state>)
+    set_tests_properties(tools.${case} PROPERTIES LABELS tools PROCESSORS 2 TIMEOUT 180 SKIP_RETURN_CODE 77)
+  endforeach()
+endif()

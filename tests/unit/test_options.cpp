@@ -93,6 +93,7 @@ TEST_CASE("defaults are the contract's built-in values", "[unit][options]") {
     CHECK(o.exit_code == 85);
     CHECK(o.halt.count() == 0);
     CHECK_FALSE(o.verbose);
+    CHECK_FALSE(o.strict_restore);
     CHECK(o.origin.empty());
 }
 
@@ -368,6 +369,39 @@ TEST_CASE("CKPT_VERBOSE accepts 0/1/true/false/yes/no", "[unit][options]") {
     }
 }
 
+TEST_CASE("CKPT_STRICT_RESTORE accepts 0/1/true/false/yes/no and records its origin", "[unit][options][schema]") {
+    for (const char* on : {"1", "true", "YES", "True", " yes "})
+        CHECK(resolve({{"CKPT_STRICT_RESTORE", on}}).strict_restore);
+    for (const char* off : {"0", "false", "no", "NO"}) CHECK_FALSE(resolve({{"CKPT_STRICT_RESTORE", off}}).strict_restore);
+    for (const char* bad : {"2", "on", "y", "strict"}) {
+        INFO(bad);
+        REQUIRE_THROWS_AS(resolve({{"CKPT_STRICT_RESTORE", bad}}), ConfigError);
+        REQUIRE_THROWS_WITH(resolve({{"CKPT_STRICT_RESTORE", bad}}), Contains("CKPT_STRICT_RESTORE") && Contains(bad));
+    }
+    // Independent of CKPT_VERBOSE, in both directions.
+    const Options strict = resolve({{"CKPT_STRICT_RESTORE", "1"}});
+    CHECK_FALSE(strict.verbose);
+    CHECK_FALSE(resolve({{"CKPT_VERBOSE", "1"}}).strict_restore);
+    CHECK(strict.origin.at("strict_restore") == "true (from CKPT_STRICT_RESTORE=1)");
+    CHECK(strict.origin.count("verbose") == 0);
+    CHECK_THAT(ckpt::describe(strict), Contains("ckpt: strict_restore=true (from CKPT_STRICT_RESTORE=1)\n"));
+    // Empty counts as unset; the environment overrides code, both ways.
+    CHECK_FALSE(resolve({{"CKPT_STRICT_RESTORE", ""}}).strict_restore);
+    Options in_code;
+    in_code.strict_restore = true;
+    const Options from_code = resolve({}, {}, &in_code);
+    CHECK(from_code.strict_restore);
+    CHECK(from_code.origin.at("strict_restore") == "true (from code)");
+    CHECK_THAT(ckpt::describe(from_code), Contains("ckpt: strict_restore=true (from code)\n"));
+    const Options overridden = resolve({{"CKPT_STRICT_RESTORE", "no"}}, {}, &in_code);
+    CHECK_FALSE(overridden.strict_restore);
+    CHECK(overridden.origin.at("strict_restore") == "false (from CKPT_STRICT_RESTORE=no)");
+    // Like verbose, it has no command-line flag: --strict-restore is the application's argument.
+    Argv a({"app", "--strict-restore", "x"});
+    CHECK_FALSE(run(a).strict_restore);
+    CHECK(a.left() == std::vector<std::string>{"app", "--strict-restore", "x"});
+}
+
 TEST_CASE("the restart option and CKPT_RESTART select what to restart from", "[unit][options]") {
     using ckpt::parse_restart;
     CHECK(parse_restart("none", "--restart").kind == RestartKind::None);
@@ -446,7 +480,8 @@ TEST_CASE("precedence: code < environment < command line", "[unit][options]") {
 TEST_CASE("a set-but-empty variable counts as unset", "[unit][options]") {
     const Vars env{{"CKPT_MODE", ""},   {"CKPT_INTERVAL", ""}, {"CKPT_EVERY", " "},    {"CKPT_DEPTH", ""},
                    {"CKPT_DIR", ""},    {"CKPT_NAME", ""},     {"CKPT_RESTART", ""},   {"CKPT_SIGNAL", ""},
-                   {"CKPT_EXIT_CODE", ""}, {"CKPT_HALT_SECONDS", ""}, {"CKPT_VERBOSE", ""}};
+                   {"CKPT_EXIT_CODE", ""}, {"CKPT_HALT_SECONDS", ""}, {"CKPT_VERBOSE", ""},
+                   {"CKPT_STRICT_RESTORE", " "}};
     const Options o = resolve(env);
     CHECK(o.mode == make_mode(false, true, true, false));
     CHECK(o.depth == 2);
@@ -588,7 +623,8 @@ TEST_CASE("describe prints one line per knob with value, unit and origin", "[uni
           "ckpt: term_signals=TERM (from CKPT_TERM_SIGNALS=TERM)\n"
           "ckpt: exit_code=85 (default)\n"
           "ckpt: halt=0s (default)\n"
-          "ckpt: verbose=false (default)\n");
+          "ckpt: verbose=false (default)\n"
+          "ckpt: strict_restore=false (default)\n");
     SECTION("unresolved options print values without origins") {
         Options raw;
         raw.depth = 9;

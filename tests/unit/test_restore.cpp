@@ -29,38 +29,16 @@
 namespace fs = std::filesystem;
 using Catch::Matchers::Contains;
 
+using ckpt::testing::CerrCapture;
+using ckpt::testing::files_in;
+using ckpt::testing::version_path;
+
 namespace {
 
 using ckpt::testing::options_in;
 using ckpt::testing::TempDir;
 
-/// Captures std::cerr (where ckpt prints its warnings) for the lifetime of the object.
-class CerrCapture {
-public:
-    CerrCapture() : old_(std::cerr.rdbuf(buffer_.rdbuf())) {}
-    ~CerrCapture() { std::cerr.rdbuf(old_); }
-    CerrCapture(const CerrCapture&) = delete;
-    CerrCapture& operator=(const CerrCapture&) = delete;
-    std::string text() const { return buffer_.str(); }
 
-private:
-    std::ostringstream buffer_;
-    std::streambuf* old_;
-};
-
-/// The names of the directory's entries (not recursive), sorted.
-/// The files of `dir`, but for the control directory `.ckpt` (the running job's lock, pid files).
-std::set<std::string> files_in(const std::string& dir) {
-    std::set<std::string> out;
-    std::error_code ec;
-    for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec))
-        if (it->path().filename() != ".ckpt") out.insert(it->path().filename().string());
-    return out;
-}
-
-std::string version_path(const std::string& dir, std::uint64_t seq) {
-    return ckpt::detail::join_path(dir, ckpt::detail::version_file_name("ckpt", seq));
-}
 std::string version_name(std::uint64_t seq) { return ckpt::detail::version_file_name("ckpt", seq); }
 
 void write_text(const std::string& path, const std::string& text) {
