@@ -1,11 +1,14 @@
-/// XXH64 throughput next to memcpy throughput of the same buffer, in the same run, so the
-/// ratio says how checksumming compares with the cheapest thing a checkpoint does to its data.
+/// XXH64 throughput (per-rank entries' checksum) and the position sum's (block and concatenated
+/// entries', detail/position_sum.hpp, over float64 elements) next to memcpy throughput of the
+/// same buffer, in the same run, so the ratios say how checksumming compares with the cheapest
+/// thing a checkpoint does to its data.
 ///
 /// Standalone: g++ -std=c++17 -O2 -Iinclude bench/bench_checksum.cpp -o bench_checksum
 /// Usage: bench_checksum [MiB=256] [repetitions=7]. Each figure is the best of the repetitions.
 /// Throughput is bytes of input per second (for memcpy: bytes copied, not read + written).
 
 #include "ckpt/detail/checksum.hpp"
+#include "ckpt/detail/position_sum.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -47,6 +50,9 @@ int main(int argc, char** argv) {
         for (std::size_t off = 0; off < size; off += piece) h.update(src.data() + off, std::min(piece, size - off));
         sink = h.digest();
     };
+    auto position = [&] {
+        sink = ckpt::detail::position_sum_run(src.data(), 8, 12345, size / 8);
+    };
     auto copy = [&] {
         std::memcpy(dst.data(), src.data(), size);
         sink = dst[size / 2] + dst[size - 1];
@@ -54,10 +60,11 @@ int main(int argc, char** argv) {
 
     // Interleaved rounds, best of each: a noisy neighbour or a frequency change then hurts all
     // three alike instead of whichever happened to run at the time.
-    double t_hash = 1e300, t_stream = 1e300, t_copy = 1e300;
+    double t_hash = 1e300, t_stream = 1e300, t_copy = 1e300, t_position = 1e300;
     for (int r = 0; r < reps; ++r) {
         t_hash = std::min(t_hash, seconds(hash));
         t_stream = std::min(t_stream, seconds(stream));
+        t_position = std::min(t_position, seconds(position));
         t_copy = std::min(t_copy, seconds(copy));
     }
 
@@ -65,7 +72,9 @@ int main(int argc, char** argv) {
     std::printf("buffer: %zu MiB, best of %d\n", mib, reps);
     std::printf("xxh64 one-shot : %7.2f GB/s\n", gb / t_hash);
     std::printf("Xxh64 streaming: %7.2f GB/s (1 MiB + 3 pieces)\n", gb / t_stream);
+    std::printf("position sum   : %7.2f GB/s (float64 elements)\n", gb / t_position);
     std::printf("memcpy         : %7.2f GB/s\n", gb / t_copy);
     std::printf("ratio xxh64/memcpy: %.2f\n", t_copy / t_hash);
+    std::printf("ratio position sum/memcpy: %.2f\n", t_copy / t_position);
     return 0;
 }

@@ -1,13 +1,15 @@
-// heat: an MPI 2-D heat equation that survives being killed.
+// heat: an MPI 2-D heat equation that survives being killed, and resumes on any rank count.
 //
-//   mpiexec -n 2 heat --steps 400 --n 128 --checkpoint every=50
-//   (kill it) mpiexec -n 2 heat --steps 400 --n 128 --checkpoint every=50 --restart latest
+//   mpiexec -n 4 heat --steps 400 --n 128 --checkpoint every=50
+//   (kill it) mpiexec -n 3 heat --steps 400 --n 128 --checkpoint every=50 --restart latest
 //   (or kill -TERM the mpiexec: it checkpoints and exits 85; --restart latest resumes)
 //
 // The grid is split into slabs of rows, one per rank, with one halo row above and below.
-// Checkpointed state: the step counter, each rank's interior rows (a 2-D ArrayView) and a
-// Boost-serializable parameter struct. The last line printed is `checksum <hex>` of the final
-// global grid, identical whether or not the run was interrupted and resumed.
+// Checkpointed state: the step counter and a Boost-serializable parameter struct, both
+// replicated, and the grid as each rank's block of the global n x n array (a view of the slab
+// with its halo rows; the halos are not stored). The last line printed is `checksum <hex>` of
+// the final global grid, identical whether or not the run was interrupted, and whatever rank
+// counts it ran and resumed on.
 
 #include <ckpt.hpp>
 #include <ckpt/boost.hpp>  // Params is Boost-serializable: needed in the compiled mode, harmless otherwise
@@ -143,9 +145,12 @@ int main(int argc, char** argv) {
         Slab slab = make_slab(params.n, rank, size);
         std::int64_t step = 0;
         const int n_requested = params.n;
-        cp.protect("step", step)
-            .protect("params", params)
-            .protect("grid", ckpt::ArrayView<double>(slab.interior(), {std::size_t(slab.rows), std::size_t(slab.n)}));
+        // The same on every rank, and this rank's rows of the global n x n grid: the view covers
+        // the slab's memory, halo rows included, and the block starts after the upper halo row.
+        cp.protect("step", step, ckpt::replicated())
+            .protect("params", params, ckpt::replicated())
+            .protect("grid", ckpt::ArrayView<double>(slab.u.data(), {std::size_t(slab.rows + 2), std::size_t(slab.n)}),
+                     ckpt::block({slab.n, slab.n}, {slab.first_row, 0}, {slab.rows, slab.n}).ghosts({1, 0}));
         cp.on_restart([&] {
             if (params.n != n_requested) {
                 if (rank == 0) std::fprintf(stderr, "heat: checkpoint has --n %d, not %d\n", params.n, n_requested);
@@ -153,7 +158,8 @@ int main(int argc, char** argv) {
             }
         });
         if (cp.restore_if_requested() && rank == 0)
-            std::printf("restored step %" PRId64 " from %s\n", step, cp.last_path().c_str());
+            std::printf("restored step %" PRId64 " from %s (written on %d rank%s, resumed on %d)\n", step,
+                        cp.last_path().c_str(), cp.restored_ranks(), cp.restored_ranks() == 1 ? "" : "s", size);
 
         while (step < steps) {
             exchange_halos(slab, rank, size, MPI_COMM_WORLD);
