@@ -7,7 +7,7 @@ if(TARGET ckpt_test_support)
     add_test(NAME redistribution.restore_on_any_rank_count.from${n}
              COMMAND ${CMAKE_CURRENT_LIST_DIR}/nm_any_rank_count.sh $<TARGET_FILE:nm_state> ${n} "1 2 3 4 5 8")
     set_tests_properties(redistribution.restore_on_any_rank_count.from${n} PROPERTIES
-                         LABELS "mpi;redistribution" PROCESSORS 2 TIMEOUT 600
+                         LABELS "redistribution" PROCESSORS 2 TIMEOUT 600
                          PASS_REGULAR_EXPRESSION "every rank count restored the state exactly")
   endforeach()
 endif()
