@@ -30,6 +30,8 @@
 
 #include "ckpt/detail/position_sum.hpp"
 
+#include "bench_support.hpp"
+
 #include <fcntl.h>
 #include <hdf5.h>
 #include <mpi.h>
@@ -52,23 +54,7 @@
 
 namespace {
 
-int g_rank = 0;
-int g_size = 1;
-
-[[noreturn]] void die(const std::string& what) {
-    std::fprintf(stderr, "bench_block: rank %d: %s\n", g_rank, what.c_str());
-    std::fflush(stderr);
-    MPI_Abort(MPI_COMM_WORLD, 1);
-    std::abort();
-}
-void sys_check(bool ok, const std::string& what) {
-    if (!ok) die(what + ": " + std::strerror(errno));
-}
-template <class T>
-T h5_check(T rc, const char* what) {
-    if (rc < 0) die(std::string("HDF5 call failed: ") + what);
-    return rc;
-}
+using namespace bench;
 
 struct Args {
     std::string mode;
@@ -131,92 +117,6 @@ Args parse_args(int argc, char** argv) {
     if (a.mib == 0 || a.reps < 1 || a.warmup < 0) die("--mib and --reps must be positive, --warmup >= 0");
     if (a.dir.empty()) die("--dir is required (write and read must use the same one)");
     return a;
-}
-
-/// Barrier, run, barrier; the slowest rank's seconds (equal on every rank).
-/// MPI_Pcontrol(1) / (0) mark the region for a profiling library (a no-op without one).
-double timed(const std::function<void()>& f) {
-    MPI_Barrier(MPI_COMM_WORLD);
-    const double t0 = MPI_Wtime();
-    MPI_Pcontrol(1);
-    f();
-    MPI_Pcontrol(0);
-    MPI_Barrier(MPI_COMM_WORLD);
-    double t = MPI_Wtime() - t0;
-    MPI_Allreduce(MPI_IN_PLACE, &t, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
-    return t;
-}
-
-double max_over_ranks(double v) {
-    MPI_Allreduce(MPI_IN_PLACE, &v, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
-    return v;
-}
-
-// ---- POSIX helpers (as bench_checkpoint) ------------------------------------------------------
-
-void fsync_path(const std::string& path, bool directory) {
-    int fd = ::open(path.c_str(), directory ? (O_RDONLY | O_DIRECTORY) : O_RDONLY);
-    sys_check(fd >= 0, "open " + path);
-    sys_check(::fsync(fd) == 0, "fsync " + path);
-    ::close(fd);
-}
-
-/// Commits pending metadata (unlinks and their discards), so cleanup outside a measurement is
-/// not billed to the next fsync inside one.
-void quiesce(const std::string& dir) {
-    int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY);
-    sys_check(fd >= 0, "open " + dir);
-    sys_check(::syncfs(fd) == 0, "syncfs " + dir);
-    ::close(fd);
-}
-
-/// Drops a file's (clean, already fsynced) pages from the page cache.
-void evict(const std::string& path) {
-    int fd = ::open(path.c_str(), O_RDONLY);
-    sys_check(fd >= 0, "open " + path);
-    sys_check(::fdatasync(fd) == 0, "fdatasync " + path);
-    int rc = ::posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
-    if (rc != 0) {
-        errno = rc;
-        sys_check(false, "posix_fadvise " + path);
-    }
-    ::close(fd);
-}
-
-/// Fraction of a file's pages in the page cache (mincore on a mapping, which faults nothing in).
-double resident_fraction(const std::string& path) {
-    int fd = ::open(path.c_str(), O_RDONLY);
-    sys_check(fd >= 0, "open " + path);
-    struct stat st {};
-    sys_check(::fstat(fd, &st) == 0, "fstat " + path);
-    if (st.st_size == 0) {
-        ::close(fd);
-        return 0;
-    }
-    const std::size_t len = static_cast<std::size_t>(st.st_size);
-    void* map = ::mmap(nullptr, len, PROT_READ, MAP_SHARED, fd, 0);
-    sys_check(map != MAP_FAILED, "mmap " + path);
-    const long page = ::sysconf(_SC_PAGESIZE);
-    const std::size_t pages = (len + static_cast<std::size_t>(page) - 1) / static_cast<std::size_t>(page);
-    std::vector<unsigned char> vec(pages);
-    sys_check(::mincore(map, len, vec.data()) == 0, "mincore " + path);
-    ::munmap(map, len);
-    ::close(fd);
-    std::size_t in = 0;
-    for (unsigned char c : vec) in += c & 1;
-    return static_cast<double>(in) / static_cast<double>(pages);
-}
-
-/// GB/s of a first touch of never-used anonymous memory (slow on VMs that hand pages back).
-double fresh_page_gbps() {
-    const std::size_t len = std::size_t{64} << 20;
-    void* m = ::mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    sys_check(m != MAP_FAILED, "mmap");
-    const double t0 = MPI_Wtime();
-    std::memset(m, 1, len);
-    const double t = MPI_Wtime() - t0;
-    ::munmap(m, len);
-    return static_cast<double>(len) / t / 1e9;
 }
 
 // ---- the decomposition ------------------------------------------------------------------------
@@ -288,27 +188,7 @@ void verify(const std::vector<double>& v, const Box2& b, const hsize_t global[2]
     if (all) die(std::string(what) + ": " + std::to_string(all) + " elements differ from what was written");
 }
 
-// ---- raw parallel HDF5, with ckpt's file settings (detail/h5/file.hpp) ------------------------
-
-hid_t raw_fapl(bool create) {
-    hid_t fapl = h5_check(H5Pcreate(H5P_FILE_ACCESS), "H5Pcreate");
-    MPI_Info info = MPI_INFO_NULL;
-    MPI_Info_create(&info);
-    MPI_Info_set(info, "romio_ds_write", "disable");  // as ckpt: no sieved (locked) writes
-    h5_check(H5Pset_fapl_mpio(fapl, MPI_COMM_WORLD, info), "H5Pset_fapl_mpio");
-    MPI_Info_free(&info);
-    h5_check(H5Pset_libver_bounds(fapl, H5F_LIBVER_V18, H5F_LIBVER_LATEST), "H5Pset_libver_bounds");
-    if (create) h5_check(H5Pset_coll_metadata_write(fapl, true), "H5Pset_coll_metadata_write");
-    return fapl;
-}
-
-hid_t contiguous_dcpl() {
-    hid_t dcpl = h5_check(H5Pcreate(H5P_DATASET_CREATE), "H5Pcreate");
-    h5_check(H5Pset_layout(dcpl, H5D_CONTIGUOUS), "H5Pset_layout");
-    h5_check(H5Pset_alloc_time(dcpl, H5D_ALLOC_TIME_EARLY), "H5Pset_alloc_time");
-    h5_check(H5Pset_fill_time(dcpl, H5D_FILL_TIME_NEVER), "H5Pset_fill_time");
-    return dcpl;
-}
+// ---- raw parallel HDF5 (bench_support.hpp has ckpt's file settings) -------------------------
 
 /// The memory space of a view, its interior (the box) selected.
 hid_t view_space(const Box2& b) {
@@ -316,22 +196,6 @@ hid_t view_space(const Box2& b) {
     const hsize_t start[2] = {Box2::ghost, Box2::ghost};
     h5_check(H5Sselect_hyperslab(m, H5S_SELECT_SET, start, nullptr, b.count, nullptr), "H5Sselect_hyperslab");
     return m;
-}
-
-hid_t transfer(bool collective) {
-    hid_t dxpl = h5_check(H5Pcreate(H5P_DATASET_XFER), "H5Pcreate");
-    h5_check(H5Pset_dxpl_mpio(dxpl, collective ? H5FD_MPIO_COLLECTIVE : H5FD_MPIO_INDEPENDENT), "H5Pset_dxpl_mpio");
-    return dxpl;
-}
-
-/// Flush (MPI_File_sync), close, and rank 0's fsync of the file and its directory: ckpt's durability.
-void durable_close(hid_t file, const std::string& path, const std::string& dir) {
-    h5_check(H5Fflush(file, H5F_SCOPE_GLOBAL), "H5Fflush");
-    h5_check(H5Fclose(file), "H5Fclose");
-    if (g_rank == 0) {
-        fsync_path(path, false);
-        fsync_path(dir, true);
-    }
 }
 
 /// Layout A (ckpt's): one contiguous dataset /u of the global shape; each rank writes its box
@@ -462,62 +326,6 @@ void global_shape(const std::string& path, const char* name, hsize_t global[2]) 
     H5Fclose(file);
 }
 
-// ---- statistics and output (as bench_checkpoint) ----------------------------------------------
-
-struct Series {
-    std::vector<double> t;
-    double best() const { return *std::min_element(t.begin(), t.end()); }
-    double median() const {
-        std::vector<double> s = t;
-        std::sort(s.begin(), s.end());
-        const std::size_t n = s.size();
-        return n % 2 ? s[n / 2] : 0.5 * (s[n / 2 - 1] + s[n / 2]);
-    }
-};
-
-class Table {
-public:
-    explicit Table(double bytes) : bytes_(bytes) {}
-    Series& operator[](const std::string& name) {
-        if (!series_.count(name)) order_.push_back(name);
-        return series_[name];
-    }
-    void drop_first(int k) {
-        for (auto& [name, s] : series_) s.t.erase(s.t.begin(), s.t.begin() + std::min<std::size_t>(k, s.t.size()));
-    }
-    const Series& at(const std::string& name) const { return series_.at(name); }
-    void print(const char* title, bool samples) const {
-        if (g_rank != 0) return;
-        std::printf("\n%s\n", title);
-        std::printf("  %-52s %9s %9s %9s %9s\n", "method", "best s", "median s", "GB/s best", "GB/s med");
-        for (const auto& name : order_) {
-            const Series& s = series_.at(name);
-            std::printf("  %-52s %9.4f %9.4f %9.2f %9.2f\n", name.c_str(), s.best(), s.median(), bytes_ / s.best() / 1e9,
-                        bytes_ / s.median() / 1e9);
-            if (samples) {
-                std::printf("  %-52s", "    every rep:");
-                for (double v : s.t) std::printf(" %.4f", v);
-                std::printf("\n");
-            }
-        }
-    }
-    /// raw time / ours: ckpt's throughput as a fraction of the raw method's.
-    double ratio(const char* raw, const char* ours, bool best) const {
-        return best ? at(raw).best() / at(ours).best() : at(raw).median() / at(ours).median();
-    }
-    void print_ratio(const char* label, const char* raw, const char* ours, double target) const {
-        if (g_rank != 0) return;
-        const double b = ratio(raw, ours, true), m = ratio(raw, ours, false);
-        std::printf("  %-58s %5.2f   %5.2f   >= %.2f %s\n", label, b, m, target,
-                    m >= target ? "met" : (b >= target ? "met (best only)" : "MISSED"));
-    }
-
-private:
-    double bytes_;
-    std::vector<std::string> order_;
-    std::map<std::string, Series> series_;
-};
-
 std::uint64_t box_position_sum(const std::vector<double>& v, const Box2& b, const hsize_t global[2]) {
     using ckpt::detail::Box;
     return ckpt::detail::position_sum(v.data(), sizeof(double), {b.mem[0], b.mem[1]}, {Box2::ghost, Box2::ghost},
@@ -625,7 +433,7 @@ int run_write(const Args& args) {
     spot_check(cp.last_path(), "/state/u", global, p, "ckpt write");
 
     t.drop_first(args.warmup);
-    t.print("Write (aggregate GB/s: the global array's bytes over the slowest rank's time, barrier to barrier)",
+    t.print("Write (aggregate GB/s: the global array's bytes over the slowest rank's time, barrier to barrier)", true,
             args.samples);
     if (g_rank == 0) {
         std::printf("\nRatios (raw time / ckpt time: ckpt's throughput as a fraction of raw) %8s %7s   target\n", "best",
@@ -744,7 +552,7 @@ int run_read(const Args& args) {
     }
 
     t.drop_first(args.warmup);
-    t.print("Read (aggregate GB/s: the global array's bytes over the slowest rank's time, barrier to barrier)",
+    t.print("Read (aggregate GB/s: the global array's bytes over the slowest rank's time, barrier to barrier)", true,
             args.samples);
     const double target = written_by == g_size ? 0.9 : 0.8;
     if (g_rank == 0)
@@ -770,8 +578,7 @@ int run_read(const Args& args) {
 int main(int argc, char** argv) {
     int provided = 0;  // FUNNELED: ckpt's helper threads never call MPI
     MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided);
-    MPI_Comm_rank(MPI_COMM_WORLD, &g_rank);
-    MPI_Comm_size(MPI_COMM_WORLD, &g_size);
+    bench::start("bench_block");
     int rc = 0;
     try {
         Args args = parse_args(argc, argv);

@@ -18,6 +18,8 @@
 #include "ckpt/detail/checksum.hpp"
 #include "ckpt/detail/store.hpp"
 
+#include "bench_support.hpp"
+
 #include <fcntl.h>
 #include <hdf5.h>
 #include <mpi.h>
@@ -40,23 +42,7 @@
 
 namespace {
 
-int g_rank = 0;
-int g_size = 1;
-
-[[noreturn]] void die(const std::string& what) {
-    std::fprintf(stderr, "bench_checkpoint: rank %d: %s\n", g_rank, what.c_str());
-    std::fflush(stderr);
-    MPI_Abort(MPI_COMM_WORLD, 1);
-    std::abort();
-}
-void sys_check(bool ok, const std::string& what) {
-    if (!ok) die(what + ": " + std::strerror(errno));
-}
-template <class T>
-T h5_check(T rc, const char* what) {
-    if (rc < 0) die(std::string("HDF5 call failed: ") + what);
-    return rc;
-}
+using namespace bench;
 
 struct Args {
     std::size_t mib = 256;
@@ -97,34 +83,7 @@ Args parse_args(int argc, char** argv) {
     return a;
 }
 
-/// Barrier, run, barrier; the slowest rank's seconds (equal on every rank).
-double timed(const std::function<void()>& f) {
-    MPI_Barrier(MPI_COMM_WORLD);
-    const double t0 = MPI_Wtime();
-    f();
-    MPI_Barrier(MPI_COMM_WORLD);
-    double t = MPI_Wtime() - t0;
-    MPI_Allreduce(MPI_IN_PLACE, &t, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
-    return t;
-}
-
 // ---- POSIX helpers ----------------------------------------------------------------------------
-
-void fsync_path(const std::string& path, bool directory) {
-    int fd = ::open(path.c_str(), directory ? (O_RDONLY | O_DIRECTORY) : O_RDONLY);
-    sys_check(fd >= 0, "open " + path);
-    sys_check(::fsync(fd) == 0, "fsync " + path);
-    ::close(fd);
-}
-
-/// Commits pending metadata (unlinks, and the discards this ext4 mount issues for them) so that
-/// cleanup done outside a measurement is not billed to the next fsync inside one.
-void quiesce(const std::string& dir) {
-    int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY);
-    sys_check(fd >= 0, "open " + dir);
-    sys_check(::syncfs(fd) == 0, "syncfs " + dir);
-    ::close(fd);
-}
 
 void posix_write(const std::string& path, const std::string& dir, const void* data, std::size_t bytes) {
     int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
@@ -156,96 +115,41 @@ void posix_read(const std::string& path, void* data, std::size_t bytes) {
     ::close(fd);
 }
 
-/// Drops a file's (clean, already fsynced) pages from the page cache.
-void evict(const std::string& path) {
-    int fd = ::open(path.c_str(), O_RDONLY);
-    sys_check(fd >= 0, "open " + path);
-    sys_check(::fdatasync(fd) == 0, "fdatasync " + path);
-    int rc = ::posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
-    if (rc != 0) {
-        errno = rc;
-        sys_check(false, "posix_fadvise " + path);
-    }
-    ::close(fd);
-}
-
-/// Fraction of a file's pages in the page cache, by mincore() on a mapping (which faults nothing in).
-double resident_fraction(const std::string& path) {
-    int fd = ::open(path.c_str(), O_RDONLY);
-    sys_check(fd >= 0, "open " + path);
-    struct stat st {};
-    sys_check(::fstat(fd, &st) == 0, "fstat " + path);
-    if (st.st_size == 0) {
-        ::close(fd);
-        return 0;
-    }
-    const std::size_t len = static_cast<std::size_t>(st.st_size);
-    void* map = ::mmap(nullptr, len, PROT_READ, MAP_SHARED, fd, 0);
-    sys_check(map != MAP_FAILED, "mmap " + path);
-    const long page = ::sysconf(_SC_PAGESIZE);
-    const std::size_t pages = (len + static_cast<std::size_t>(page) - 1) / static_cast<std::size_t>(page);
-    std::vector<unsigned char> vec(pages);
-    sys_check(::mincore(map, len, vec.data()) == 0, "mincore " + path);
-    ::munmap(map, len);
-    ::close(fd);
-    std::size_t in = 0;
-    for (unsigned char c : vec) in += c & 1;
-    return static_cast<double>(in) / static_cast<double>(pages);
-}
-
-// ---- raw parallel HDF5, with ckpt's settings (detail/h5/file.hpp) ----------------------------
-
-hid_t raw_h5_fapl(bool create) {
-    hid_t fapl = h5_check(H5Pcreate(H5P_FILE_ACCESS), "H5Pcreate");
-    h5_check(H5Pset_fapl_mpio(fapl, MPI_COMM_WORLD, MPI_INFO_NULL), "H5Pset_fapl_mpio");
-    h5_check(H5Pset_libver_bounds(fapl, H5F_LIBVER_V18, H5F_LIBVER_LATEST), "H5Pset_libver_bounds");
-    if (create) h5_check(H5Pset_coll_metadata_write(fapl, true), "H5Pset_coll_metadata_write");
-    return fapl;
-}
+// ---- raw parallel HDF5 (bench_support.hpp has ckpt's file settings) -------------------------
 
 /// One collective H5Dwrite of every rank's part into one contiguous dataset; then the same
 /// durability as ckpt: H5Fflush (MPI_File_sync), H5Fclose, fsync of the file and directory.
 void raw_h5_write(const std::string& path, const std::string& dir, const double* data, hsize_t count,
                   hsize_t offset, hsize_t total) {
-    hid_t fapl = raw_h5_fapl(true);
+    hid_t fapl = raw_fapl(true);
     hid_t file = h5_check(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl), "H5Fcreate");
     H5Pclose(fapl);
     hid_t fspace = h5_check(H5Screate_simple(1, &total, nullptr), "H5Screate_simple");
-    hid_t dcpl = h5_check(H5Pcreate(H5P_DATASET_CREATE), "H5Pcreate");
-    h5_check(H5Pset_layout(dcpl, H5D_CONTIGUOUS), "H5Pset_layout");
-    h5_check(H5Pset_alloc_time(dcpl, H5D_ALLOC_TIME_EARLY), "H5Pset_alloc_time");
-    h5_check(H5Pset_fill_time(dcpl, H5D_FILL_TIME_NEVER), "H5Pset_fill_time");
+    hid_t dcpl = contiguous_dcpl();
     hid_t dset = h5_check(H5Dcreate2(file, "/u", H5T_NATIVE_DOUBLE, fspace, H5P_DEFAULT, dcpl, H5P_DEFAULT),
                           "H5Dcreate2");
     H5Pclose(dcpl);
     h5_check(H5Sselect_hyperslab(fspace, H5S_SELECT_SET, &offset, nullptr, &count, nullptr), "H5Sselect_hyperslab");
     hid_t mspace = h5_check(H5Screate_simple(1, &count, nullptr), "H5Screate_simple");
-    hid_t dxpl = h5_check(H5Pcreate(H5P_DATASET_XFER), "H5Pcreate");
-    h5_check(H5Pset_dxpl_mpio(dxpl, H5FD_MPIO_COLLECTIVE), "H5Pset_dxpl_mpio");
+    hid_t dxpl = transfer(true);
     h5_check(H5Dwrite(dset, H5T_NATIVE_DOUBLE, mspace, fspace, dxpl, data), "H5Dwrite");
     H5Pclose(dxpl);
     H5Sclose(mspace);
     H5Sclose(fspace);
     H5Dclose(dset);
-    h5_check(H5Fflush(file, H5F_SCOPE_GLOBAL), "H5Fflush");
-    h5_check(H5Fclose(file), "H5Fclose");
-    if (g_rank == 0) {
-        fsync_path(path, false);
-        fsync_path(dir, true);
-    }
+    durable_close(file, path, dir);
 }
 
 /// Independent H5Dread of this rank's part, as ckpt's restore does.
 void raw_h5_read(const std::string& path, double* data, hsize_t count, hsize_t offset) {
-    hid_t fapl = raw_h5_fapl(false);
+    hid_t fapl = raw_fapl(false);
     hid_t file = h5_check(H5Fopen(path.c_str(), H5F_ACC_RDONLY, fapl), "H5Fopen");
     H5Pclose(fapl);
     hid_t dset = h5_check(H5Dopen2(file, "/u", H5P_DEFAULT), "H5Dopen2");
     hid_t fspace = h5_check(H5Dget_space(dset), "H5Dget_space");
     h5_check(H5Sselect_hyperslab(fspace, H5S_SELECT_SET, &offset, nullptr, &count, nullptr), "H5Sselect_hyperslab");
     hid_t mspace = h5_check(H5Screate_simple(1, &count, nullptr), "H5Screate_simple");
-    hid_t dxpl = h5_check(H5Pcreate(H5P_DATASET_XFER), "H5Pcreate");
-    h5_check(H5Pset_dxpl_mpio(dxpl, H5FD_MPIO_INDEPENDENT), "H5Pset_dxpl_mpio");
+    hid_t dxpl = transfer(false);
     h5_check(H5Dread(dset, H5T_NATIVE_DOUBLE, mspace, fspace, dxpl, data), "H5Dread");
     H5Pclose(dxpl);
     H5Sclose(mspace);
@@ -254,71 +158,10 @@ void raw_h5_read(const std::string& path, double* data, hsize_t count, hsize_t o
     h5_check(H5Fclose(file), "H5Fclose");
 }
 
-// ---- statistics and output --------------------------------------------------------------------
-
-struct Series {
-    std::vector<double> t;
-    double best() const { return *std::min_element(t.begin(), t.end()); }
-    double median() const {
-        std::vector<double> s = t;
-        std::sort(s.begin(), s.end());
-        const std::size_t n = s.size();
-        return n % 2 ? s[n / 2] : 0.5 * (s[n / 2 - 1] + s[n / 2]);
-    }
-};
-
-/// Rank-0 table: one row per measured thing, best and median over reps, aggregate GB/s.
-class Table {
-public:
-    explicit Table(double bytes) : bytes_(bytes) {}
-    Series& operator[](const std::string& name) {
-        if (!series_.count(name)) order_.push_back(name);
-        return series_[name];
-    }
-    bool has(const std::string& name) const { return series_.count(name) != 0; }
-    /// Forgets the first k samples of every row (the warm-up reps).
-    void drop_first(int k) {
-        for (auto& [name, s] : series_) s.t.erase(s.t.begin(), s.t.begin() + std::min<std::size_t>(k, s.t.size()));
-    }
-    const Series& at(const std::string& name) const { return series_.at(name); }
-    void print(const char* title, bool rates, bool samples = false) const {
-        if (g_rank != 0) return;
-        std::printf("\n%s\n", title);
-        if (rates)
-            std::printf("  %-48s %10s %10s %9s %9s\n", "method", "best s", "median s", "GB/s best", "GB/s med");
-        else
-            std::printf("  %-48s %10s %10s\n", "stage", "best s", "median s");
-        for (const auto& name : order_) {
-            const Series& s = series_.at(name);
-            if (rates)
-                std::printf("  %-48s %10.4f %10.4f %9.2f %9.2f\n", name.c_str(), s.best(), s.median(),
-                            bytes_ / s.best() / 1e9, bytes_ / s.median() / 1e9);
-            else
-                std::printf("  %-48s %10.4f %10.4f\n", name.c_str(), s.best(), s.median());
-            if (samples) {
-                std::printf("  %-48s", "    every rep:");
-                for (double v : s.t) std::printf(" %.4f", v);
-                std::printf("\n");
-            }
-        }
-    }
-
-private:
-    double bytes_;
-    std::vector<std::string> order_;
-    std::map<std::string, Series> series_;
-};
-
 void verify(const std::vector<double>& got, const std::vector<double>& want, const char* what) {
     int bad = got.size() != want.size() || std::memcmp(got.data(), want.data(), want.size() * sizeof(double)) != 0;
     MPI_Allreduce(MPI_IN_PLACE, &bad, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
     if (bad) die(std::string(what) + " read back different data");
-}
-
-/// Largest resident fraction across ranks.
-double max_over_ranks(double v) {
-    MPI_Allreduce(MPI_IN_PLACE, &v, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
-    return v;
 }
 
 // ---- instrumented copies of ckpt's write and restore (--breakdown) ---------------------------
@@ -409,12 +252,12 @@ void breakdown_write(Table& t, const ckpt::Options& o, std::vector<double>& u) {
         file.reset();
     }));
     t["W11 rank 0 fsync(tmp) again (commit)"].t.push_back(timed([&] {
-        if (comm.rank() == 0) fsync_path(tmp, false);
+        if (comm.rank() == 0) bench::fsync_path(tmp, false);
     }));
     t["W12 rank 0 rename + fsync(dir)"].t.push_back(timed([&] {
         if (comm.rank() == 0) {
             sys_check(::rename(tmp.c_str(), final_path.c_str()) == 0, "rename " + tmp);
-            fsync_path(o.dir, true);
+            bench::fsync_path(o.dir, true);
         }
     }));
     t["W13 rank 0 rotate (unlink previous version)"].t.push_back(timed([&] {
@@ -522,19 +365,6 @@ void fused_restore(Table& t, const ckpt::Options& o, std::vector<double>& back) 
     file.close();
 }
 
-/// GB/s of a first touch of never-used anonymous memory: on some VMs (free-page reporting,
-/// ballooning) each new page costs a host fault, and that lands inside write() and read() too.
-double fresh_page_gbps() {
-    const std::size_t len = std::size_t{64} << 20;
-    void* m = ::mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    sys_check(m != MAP_FAILED, "mmap");
-    const double t0 = MPI_Wtime();
-    std::memset(m, 1, len);
-    const double t = MPI_Wtime() - t0;
-    ::munmap(m, len);
-    return static_cast<double>(len) / t / 1e9;
-}
-
 int run(int argc, char** argv);
 
 }  // namespace
@@ -552,8 +382,7 @@ int main(int argc, char** argv) {
 namespace {
 
 int run(int argc, char** argv) {
-    MPI_Comm_rank(MPI_COMM_WORLD, &g_rank);
-    MPI_Comm_size(MPI_COMM_WORLD, &g_size);
+    bench::start("bench_checkpoint");
     Args args = parse_args(argc, argv);
 
     // Directory: given, or a fresh mkdtemp (made by rank 0, removed at the end).
