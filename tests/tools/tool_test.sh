@@ -150,6 +150,11 @@ help)
     has err "option --json takes no value"
     expect 64 "$ckpt" list "$work" --name a/b
     has err 'bad value "a/b" for --name'
+    # The library's name rule (a leading '.' hides the files), not a rule of the command's own.
+    expect 64 "$ckpt" list "$work" --name .hidden
+    one_error_line
+    has err 'bad value ".hidden" for --name'
+    has err "does not start with '.'"
     ;;
 
 list)
@@ -166,14 +171,19 @@ list)
     # A truncated version, a temporary file, and another name prefix.
     truncated "$(v d 4)" "$(v d 5)"
     cp "$(v d 1)" "$(v d 6).tmp"
+    head -c 4096 /dev/zero > "$(v d 7).reserve"  # a write's metadata room: as uncommitted as .tmp
     cp "$(v d 1)" d/other.000001.h5
     expect 0 "$ckpt" list d --json
-    json 'versions#=7' 'versions[0].name=ckpt' 'versions[4].status=unreadable' 'versions[4].problem~truncated' \
+    json 'versions#=8' 'versions[0].name=ckpt' 'versions[4].status=unreadable' 'versions[4].problem~truncated' \
         'versions[4].complete=false' 'versions[5].status=temporary' 'versions[5].file=ckpt.000006.h5.tmp' \
-        'versions[6].name=other' 'versions[6].status=complete'
+        'versions[6].status=temporary' 'versions[6].file=ckpt.000007.h5.reserve' 'versions[6].complete=false' \
+        'versions[7].name=other' 'versions[7].status=complete'
     expect 0 "$ckpt" list d
     grep -q 'unreadable  ckpt.000005.h5: cannot read: .*truncated' "$work/out" || fail "truncated file not explained"
     grep -qE 'temporary +ckpt.000006.h5.tmp$' "$work/out" || fail "temporary file not listed"
+    grep -qE 'temporary +ckpt.000007.h5.reserve$' "$work/out" || fail ".reserve file not listed as temporary"
+    expect 0 "$ckpt" latest d --name ckpt
+    [ "$(cat "$work/out")" = "$(v d 4)" ] || fail "latest is not the newest complete version"
     expect 0 "$ckpt" list d --name other --json
     json 'versions#=1' 'versions[0].file=other.000001.h5'
     expect 0 "$ckpt" list d --name nothing
@@ -302,6 +312,8 @@ prune)
     checkpoints d
     cp "$(v d 1)" "$(v d 2).tmp"  # older than the newest complete: a leftover of a failed write
     cp "$(v d 1)" "$(v d 9).tmp"  # newer: may still be being written
+    head -c 4096 /dev/zero > "$(v d 2).reserve"  # a failed write's metadata room, as stale
+    head -c 4096 /dev/zero > "$(v d 9).reserve"  # the room of the write in progress
     cp "$(v d 1)" d/other.000001.h5
     expect 64 "$ckpt" prune d --depth 0
     one_error_line
@@ -315,14 +327,17 @@ prune)
     has out "would delete  $(v d 1)"
     has out "would delete  $(v d 2)"
     has out "would delete  $(v d 2).tmp"
+    has out "would delete  $(v d 2).reserve"
     has out "kept          $(v d 9).tmp"
+    has out "kept          $(v d 9).reserve"
     for s in 1 2 3 4; do [ -f "$(v d $s)" ] || fail "--dry-run deleted $(v d $s)"; done
     [ -f "$(v d 2).tmp" ] || fail "--dry-run deleted a temporary"
     expect 0 "$ckpt" prune d --depth 2 --name ckpt --json
-    json 'dry_run=false' 'depth=2' 'deleted#=3' 'kept#=3' 'failed#=0'
+    json 'dry_run=false' 'depth=2' 'deleted#=4' 'kept#=4' 'failed#=0'
     for s in 1 2; do [ ! -e "$(v d $s)" ] || fail "$(v d $s) not deleted"; done
     [ ! -e "$(v d 2).tmp" ] || fail "stale temporary not deleted"
-    for f in "$(v d 3)" "$(v d 4)" "$(v d 9).tmp" d/other.000001.h5; do [ -f "$f" ] || fail "$f deleted"; done
+    [ ! -e "$(v d 2).reserve" ] || fail "stale .reserve not deleted"
+    for f in "$(v d 3)" "$(v d 4)" "$(v d 9).tmp" "$(v d 9).reserve" d/other.000001.h5; do [ -f "$f" ] || fail "$f deleted"; done
     # A corrupt newest version is kept but not counted: the newest complete one always stays.
     truncated "$(v d 4)" "$(v d 5)"
     expect 0 "$ckpt" prune d --depth 1 --name ckpt

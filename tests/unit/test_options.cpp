@@ -437,6 +437,14 @@ TEST_CASE("name and dir refuse values that cannot name a checkpoint", "[unit][op
     REQUIRE_THROWS_WITH(resolve({{"CKPT_NAME", "a/b"}}), Contains("CKPT_NAME") && Contains("a/b"));
     REQUIRE_THROWS_WITH(resolve({}, {"--checkpoint-name="}), Contains("--checkpoint-name"));
     REQUIRE_THROWS_WITH(resolve({}, {"--checkpoint-dir="}), Contains("--checkpoint-dir"));
+    // The one name rule (version_dir.hpp), the same as `ckpt list --name`: a leading '.' would
+    // hide the versions from every listing, so the library refuses it as the command does.
+    REQUIRE_THROWS_WITH(resolve({}, {"--checkpoint-name=.hidden"}),
+                        Contains("--checkpoint-name") && Contains(".hidden") && Contains("does not start with '.'"));
+    REQUIRE_THROWS_WITH(resolve({{"CKPT_NAME", ".hidden"}}), Contains("CKPT_NAME") && Contains("start with '.'"));
+    Options code;
+    code.name = ".hidden";
+    REQUIRE_THROWS_WITH(resolve({}, {}, &code), Contains(".hidden") && Contains("start with '.'"));
 }
 
 TEST_CASE("precedence: code < environment < command line", "[unit][options]") {
