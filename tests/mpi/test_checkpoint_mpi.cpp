@@ -2,6 +2,8 @@
 // rank become the same error on all ranks, and the poll decision is agreed.
 #include "testing.hpp"
 
+#include "ckpt/detail/mpi/agree.hpp"
+
 #include <mpi.h>
 
 #include <chrono>
@@ -209,4 +211,96 @@ TEST_CASE("all ranks agree on an interval checkpoint at the same poll", "[mpi][p
     for (auto& v : versions) files += v.path + " ";
     INFO("steps checkpointed: " << n << "; files: " << files);
     REQUIRE(versions.size() == static_cast<std::size_t>(n));
+}
+
+// The one-round agreements (detail/mpi/agree.hpp): each carries its data in the round that agrees,
+// and falls back to a second round when the data does not fit; a failure anywhere is the first
+// failing rank's error everywhere.
+TEST_CASE("agree_and_sum sums every rank's values in the agreement, in one round or two", "[mpi][agree]") {
+    ckpt::detail::mpi::Comm comm(MPI_COMM_WORLD);
+    const int rank = comm.rank(), size = comm.size();
+    for (const std::size_t n : {std::size_t{0}, std::size_t{3}, std::size_t{254}, std::size_t{255}, std::size_t{1000}}) {
+        INFO(n << " values");
+        std::vector<std::uint64_t> sums(n);
+        for (std::size_t i = 0; i < n; ++i) sums[i] = (i + 1) * 1000 + static_cast<std::uint64_t>(rank);
+        ckpt::detail::mpi::Outcome ok;
+        ckpt::detail::mpi::agree_and_sum(comm, ok, sums);
+        const std::uint64_t ranks = static_cast<std::uint64_t>(size), rank_sum = ranks * (ranks - 1) / 2;
+        for (std::size_t i = 0; i < n; ++i) REQUIRE(sums[i] == (i + 1) * 1000 * ranks + rank_sum);
+    }
+    // The last rank fails, with fewer values than the others hold: every rank throws its error.
+    ckpt::detail::mpi::Outcome local;
+    std::vector<std::uint64_t> sums(rank == size - 1 ? 1 : 300, 7);
+    if (rank == size - 1) local.fail(ckpt::IoError({"disk on fire", "/the/file", "", -1, ""}));
+    try {
+        ckpt::detail::mpi::agree_and_sum(comm, local, sums);
+        FAIL("a failure on one rank went unnoticed");
+    } catch (const ckpt::IoError& e) {
+        CHECK_THAT(e.what(), Catch::Contains("disk on fire"));
+        CHECK(e.info().file == "/the/file");
+        CHECK(e.rank() == size - 1);
+    }
+}
+
+TEST_CASE("root_decides gives every rank rank 0's payload or rank 0's error", "[mpi][agree]") {
+    ckpt::detail::mpi::Comm comm(MPI_COMM_WORLD);
+    // Small and large payloads, any bytes in them (one broadcast, then two).
+    for (const std::size_t n : {std::size_t{0}, std::size_t{10}, std::size_t{4096}, std::size_t{4097}, std::size_t{100000}}) {
+        INFO(n << " bytes");
+        std::string expected(n, '\0');
+        for (std::size_t i = 0; i < n; ++i) expected[i] = static_cast<char>(i * 7 + 1);
+        std::string payload = comm.rank() == 0 ? expected : std::string("ignored");
+        ckpt::detail::mpi::Outcome ok;
+        ckpt::detail::mpi::root_decides(comm, ok, payload);
+        REQUIRE(payload == expected);
+    }
+    const std::vector<std::string> strings{"a", "", std::string("new\nline\0zero", 14), std::string(5000, 'x')};
+    std::string wired = comm.rank() == 0 ? ckpt::detail::mpi::wire::strings(strings) : std::string();
+    ckpt::detail::mpi::Outcome ok;
+    ckpt::detail::mpi::root_decides(comm, ok, wired);
+    CHECK(ckpt::detail::mpi::wire::strings(wired) == strings);
+
+    ckpt::detail::mpi::Outcome local;
+    if (comm.rank() == 0) local.fail(ckpt::UsageError({"the lock is held", "/dir/.ckpt/lock", "", -1, "wait"}));
+    std::string payload;
+    try {
+        ckpt::detail::mpi::root_decides(comm, local, payload);
+        FAIL("rank 0's failure went unnoticed");
+    } catch (const ckpt::UsageError& e) {
+        CHECK_THAT(e.what(), Catch::Contains("the lock is held"));
+        CHECK(e.info().hint == "wait");
+        CHECK(e.rank() == 0);
+    }
+}
+
+TEST_CASE("agree_and_gather gives every rank every rank's words, in one round or two", "[mpi][agree]") {
+    ckpt::detail::mpi::Comm comm(MPI_COMM_WORLD);
+    const int rank = comm.rank(), size = comm.size();
+    // Rank r sends r * step words: all fit inline, or some rank needs the second round.
+    for (const std::size_t step : {std::size_t{0}, std::size_t{1}, std::size_t{4}, std::size_t{20}}) {
+        INFO(step << " words per rank number");
+        std::vector<std::uint64_t> mine(static_cast<std::size_t>(rank) * step);
+        for (std::size_t i = 0; i < mine.size(); ++i) mine[i] = static_cast<std::uint64_t>(rank) * 100 + i;
+        ckpt::detail::mpi::Outcome ok;
+        const auto rows = ckpt::detail::mpi::agree_and_gather(comm, ok, mine);
+        REQUIRE(rows.size() == static_cast<std::size_t>(size));
+        for (int r = 0; r < size; ++r) {
+            REQUIRE(rows[static_cast<std::size_t>(r)].size() == static_cast<std::size_t>(r) * step);
+            for (std::size_t i = 0; i < rows[static_cast<std::size_t>(r)].size(); ++i)
+                REQUIRE(rows[static_cast<std::size_t>(r)][i] == static_cast<std::uint64_t>(r) * 100 + i);
+        }
+    }
+    if (size == 1) return;
+    // Ranks 1 and the last fail; rank 1's error is everyone's, counted twice at 4 ranks.
+    ckpt::detail::mpi::Outcome local;
+    if (rank == 1 || rank == size - 1)
+        local.fail(ckpt::FormatError({"bad rank " + std::to_string(rank), "", "", -1, ""}));
+    try {
+        ckpt::detail::mpi::agree_and_gather(comm, local, std::vector<std::uint64_t>(40, 1));
+        FAIL("a failure went unnoticed");
+    } catch (const ckpt::FormatError& e) {
+        CHECK_THAT(e.what(), Catch::Contains("bad rank 1") &&
+                                 Catch::Contains("failed on " + std::to_string(size > 2 ? 2 : 1) + " of " +
+                                                 std::to_string(size) + " ranks; first: rank 1"));
+    }
 }

@@ -1,12 +1,14 @@
 /// XXH64 known-answer and streaming tests for ckpt/detail/checksum.hpp.
 
 #include "ckpt/detail/checksum.hpp"
+#include "ckpt/detail/store.hpp"
 
 #include <catch2/catch.hpp>
 
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -143,4 +145,33 @@ TEST_CASE("checksum_hex prints 16 lowercase zero-padded digits", "[unit][checksu
     CHECK(checksum_hex(0x0e1aab1d173cf196ULL) == "0e1aab1d173cf196");
     CHECK(checksum_hex(~std::uint64_t{0}) == "ffffffffffffffff");
     CHECK(checksum_hex(0xABCULL) == "0000000000000abc");
+}
+
+TEST_CASE("the read pipeline hashes every slab once, in order, after its read, on a thread or inline", "[unit][checksum]") {
+    for (const bool overlap : {true, false}) {
+        INFO("overlap " << overlap);
+        std::vector<int> read_done(50, 0);
+        std::vector<std::size_t> hashed;
+        bool hashed_before_read = false;
+        ckpt::detail::read_overlapping_hash(
+            read_done.size(), [&](std::size_t i) { read_done[i] = 1; },
+            [&](std::size_t i) {
+                hashed_before_read = hashed_before_read || read_done[i] == 0;
+                hashed.push_back(i);
+            },
+            overlap);
+        CHECK_FALSE(hashed_before_read);
+        REQUIRE(hashed.size() == read_done.size());
+        for (std::size_t i = 0; i < hashed.size(); ++i) CHECK(hashed[i] == i);
+        // A failed read stops the pipeline: its error comes out, nothing after it is hashed.
+        std::vector<std::size_t> after;
+        REQUIRE_THROWS_WITH(ckpt::detail::read_overlapping_hash(
+                                10,
+                                [&](std::size_t i) {
+                                    if (i == 4) throw std::runtime_error("read 4 failed");
+                                },
+                                [&](std::size_t i) { after.push_back(i); }, overlap),
+                            "read 4 failed");
+        for (std::size_t i : after) CHECK(i < 4);
+    }
 }

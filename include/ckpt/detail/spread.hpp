@@ -1,16 +1,14 @@
 #pragma once
 /// An entry's declared distribution (ckpt/distribution.hpp), applied to the leaves its codec
-/// produced, and the collective checks a checkpoint makes of it before anything is written:
+/// produced, and the checks made of it across the ranks before anything is written or read:
 /// replicated leaves hold the same value on every rank, block leaves tile their global array.
 
 #include "ckpt/distribution.hpp"
 #include "ckpt/detail/box.hpp"
 #include "ckpt/detail/checksum.hpp"
 #include "ckpt/detail/leaf.hpp"
-#include "ckpt/detail/mpi/comm.hpp"
 #include "ckpt/error.hpp"
 
-#include <climits>
 #include <string>
 #include <vector>
 
@@ -98,32 +96,6 @@ inline void apply_distribution(std::vector<SaveNode>& nodes, std::size_t first, 
     n.count = n.box.volume();
 }
 
-/// Collective, after the ranks agreed on the structure. Throws UsageError on every rank when a
-/// block leaf's boxes do not tile its global array.
-inline void check_tiling(const mpi::Comm& comm, const std::vector<SaveNode>& nodes) {
-    for (const SaveNode& n : nodes) {
-        if (n.spread != Spread::Block) continue;
-        const std::size_t nd = n.global.size();
-        std::vector<std::uint64_t> mine = n.box.origin;
-        mine.insert(mine.end(), n.box.count.begin(), n.box.count.end());
-        mine.insert(mine.end(), n.global.begin(), n.global.end());
-        const std::vector<std::uint64_t> all = comm.allgather(mine);
-        std::vector<Box> boxes(static_cast<std::size_t>(comm.size()));
-        for (std::size_t r = 0; r < boxes.size(); ++r) {
-            const auto* row = all.data() + r * 3 * nd;
-            if (!std::equal(row + 2 * nd, row + 3 * nd, n.global.begin()))
-                raise(UsageError({"entry \"" + entry_name(n.path) + "\": ranks declare different global shapes (rank " +
-                                      std::to_string(r) + " differs from rank " + std::to_string(comm.rank()) + ")",
-                                  "", n.path, -1, "every rank declares the same global shape"}));
-            boxes[r] = {std::vector<std::uint64_t>(row, row + nd), std::vector<std::uint64_t>(row + nd, row + 2 * nd)};
-        }
-        const std::string problem = tiling_problem(boxes, n.global);
-        if (!problem.empty())
-            raise(UsageError({"entry \"" + entry_name(n.path) + "\": the ranks' blocks do not tile the global array: " + problem,
-                              "", n.path, -1, "give every element of the global array to exactly one rank"}));
-    }
-}
-
 /// A replicated leaf's value and shape, hashed.
 inline std::uint64_t replica_hash(const SaveNode& n) {
     Xxh64 h;
@@ -132,27 +104,57 @@ inline std::uint64_t replica_hash(const SaveNode& n) {
     return h.digest();
 }
 
-/// Collective. For each replicated leaf whose value differs between ranks: its index and the
-/// first rank that differs from rank 0.
-inline std::vector<std::pair<std::size_t, int>> replica_disagreements(const mpi::Comm& comm,
-                                                                      const std::vector<SaveNode>& nodes) {
-    std::vector<std::size_t> which;
-    std::vector<std::uint64_t> hashes;
-    for (std::size_t i = 0; i < nodes.size(); ++i)
-        if (nodes[i].spread == Spread::Replicated && !nodes[i].is_group()) {
-            which.push_back(i);
-            hashes.push_back(replica_hash(nodes[i]));
+/// What a rank contributes to the collective checks of its declarations, leaf by leaf: a block
+/// leaf's box (origin, count); a replicated leaf's value hash. The ranks exchange these words in
+/// the same round in which they agree on the structure (mpi::agree_and_gather).
+inline std::vector<std::uint64_t> declaration_words(const std::vector<SaveNode>& nodes) {
+    std::vector<std::uint64_t> words;
+    for (const SaveNode& n : nodes) {
+        if (n.spread == Spread::Block) {
+            words.insert(words.end(), n.box.origin.begin(), n.box.origin.end());
+            words.insert(words.end(), n.box.count.begin(), n.box.count.end());
+        } else if (n.spread == Spread::Replicated && !n.is_group()) {
+            words.push_back(replica_hash(n));
         }
-    std::vector<std::pair<std::size_t, int>> out;
-    if (which.empty() || comm.size() == 1) return out;
-    std::vector<std::uint64_t> first = hashes;
-    comm.bcast(first.data(), static_cast<int>(first.size()));
-    std::vector<int> differs(which.size());
-    for (std::size_t j = 0; j < which.size(); ++j) differs[j] = hashes[j] != first[j] ? comm.rank() : INT_MAX;
-    comm.allreduce(differs.data(), static_cast<int>(differs.size()), MPI_MIN);
-    for (std::size_t j = 0; j < which.size(); ++j)
-        if (differs[j] != INT_MAX) out.emplace_back(which[j], differs[j]);
-    return out;
+    }
+    return words;
+}
+
+/// The verdict on every rank's declaration_words, `rows[r]` from rank r, starting at word
+/// `skip`, once the ranks are known to protect the same structure (so the rows line up): throws
+/// UsageError when a block leaf's boxes do not tile its global array, and returns, for each
+/// replicated leaf whose value differs between ranks, its index and the first rank that differs
+/// from rank 0. Every rank holds the same rows, so every rank reaches the same verdict.
+inline std::vector<std::pair<std::size_t, int>> check_declarations(const std::vector<SaveNode>& nodes,
+                                                                   const std::vector<std::vector<std::uint64_t>>& rows,
+                                                                   std::size_t skip) {
+    std::vector<std::pair<std::size_t, int>> disagreements;
+    std::size_t at = skip;
+    for (std::size_t i = 0; i < nodes.size(); ++i) {
+        const SaveNode& n = nodes[i];
+        if (n.spread == Spread::Block) {
+            const std::size_t nd = n.global.size();
+            std::vector<Box> boxes(rows.size());
+            for (std::size_t r = 0; r < rows.size(); ++r) {
+                const auto* row = rows[r].data() + at;
+                boxes[r] = {std::vector<std::uint64_t>(row, row + nd), std::vector<std::uint64_t>(row + nd, row + 2 * nd)};
+            }
+            at += 2 * nd;
+            const std::string problem = tiling_problem(boxes, n.global);
+            if (!problem.empty())
+                raise(UsageError({"entry \"" + entry_name(n.path) + "\": the ranks' blocks do not tile the global array: " +
+                                      problem,
+                                  "", n.path, -1, "give every element of the global array to exactly one rank"}));
+        } else if (n.spread == Spread::Replicated && !n.is_group()) {
+            for (std::size_t r = 1; r < rows.size(); ++r)
+                if (rows[r][at] != rows[0][at]) {
+                    disagreements.emplace_back(i, static_cast<int>(r));
+                    break;
+                }
+            ++at;
+        }
+    }
+    return disagreements;
 }
 
 }  // namespace ckpt::detail

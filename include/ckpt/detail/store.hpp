@@ -398,17 +398,27 @@ inline FileIdentity write_file(const std::string& path, const mpi::Comm& comm, c
     return created;
 }
 
-/// Runs read(0), read(1), ... read(n-1) here, and hash(i) on a second thread as soon as read(i)
-/// is done, in order, so that the hashing overlaps the next read. `hash` makes no HDF5 or MPI
-/// call. A read's exception is rethrown once the second thread has stopped.
+/// Whether a helper thread that hashes while the rank reads can pay: only where the node has a
+/// CPU for each of its ranks. On a node with more ranks than CPUs every core is already taken,
+/// and the thread only adds switching; the hashing then follows each read on the same thread,
+/// while the slab is still in cache.
+inline bool hashing_thread_pays(const mpi::Comm& comm) {
+    const unsigned cpus = std::thread::hardware_concurrency();
+    return cpus == 0 || static_cast<unsigned>(comm.ranks_on_node()) <= cpus;
+}
+
+/// Runs read(0), read(1), ... read(n-1) here, and hash(i) as soon as read(i) is done, in order:
+/// with `overlap`, on a second thread, so that the hashing overlaps the next read; else here,
+/// after each read. `hash` makes no HDF5 or MPI call. A read's exception is rethrown once the
+/// second thread has stopped.
 template <class Read, class Hash>
-void read_overlapping_hash(std::size_t n, Read&& read, Hash&& hash) {
+void read_overlapping_hash(std::size_t n, Read&& read, Hash&& hash, bool overlap) {
     std::mutex m;
     std::condition_variable cv;
     std::size_t ready = 0;  // reads done
     bool stop = false;
     std::thread hashing;
-    if (n > 1) {
+    if (n > 1 && overlap) {
         try {
             hashing = std::thread([&] {
                 for (std::size_t done = 0; done < n;) {
@@ -456,7 +466,8 @@ class FileSource final : public LoadSource {
 public:
     /// Collective (the open). Checks it is a ckpt file this version reads.
     FileSource(const std::string& path, const mpi::Comm& comm)
-        : rank_(comm.rank()), size_(comm.size()), part_(comm.rank()), file_(open(path, comm)) {
+        : rank_(comm.rank()), size_(comm.size()), part_(comm.rank()), overlap_(hashing_thread_pays(comm)),
+          file_(open(path, comm)) {
         if (!file_.has_attribute("/", "ckpt.format_version"))
             raise(FormatError({"not a ckpt checkpoint (no ckpt.format_version attribute)", path, "/", -1,
                                "point --restart at a file written by ckpt"}));
@@ -574,11 +585,13 @@ public:
             }
         };
         if (stored == n.element) {
-            // Slabs of about 16 MiB along the first dimension, each summed while the next is read.
+            // Slabs along the first dimension, each summed while the next is read (16 MiB), or
+            // right after it is read, while it is in cache (2 MiB).
             h5::Handle type = h5::datatype(stored, file_.path());
             const std::uint64_t rows = n.box.count.empty() ? 1 : n.box.count[0];
             const std::uint64_t row_bytes = rows ? n.count / rows * size : 0;
-            const std::uint64_t per_slab = std::max<std::uint64_t>(1, row_bytes ? (std::uint64_t{16} << 20) / row_bytes : rows);
+            const std::uint64_t slab_bytes = std::uint64_t{overlap_ ? 16u : 2u} << 20;
+            const std::uint64_t per_slab = std::max<std::uint64_t>(1, row_bytes ? slab_bytes / row_bytes : rows);
             auto slab = [&](std::size_t i) {
                 Box b = n.box;
                 b.origin[0] += i * per_slab;
@@ -594,7 +607,7 @@ public:
                     file_.transfer_box(dset, path, type, const_cast<void*>(n.data), n.extents, start, b.origin, b.count,
                                        false, false);
                 },
-                [&](std::size_t i) { sum_pieces(slab(i), n.data, n.extents, n.interior); });
+                [&](std::size_t i) { sum_pieces(slab(i), n.data, n.extents, n.interior); }, overlap_);
         } else {  // read as stored, verify, convert, then place into the view
             std::vector<unsigned char> raw = widened_buffer(n.count, stored, n.element);
             h5::Handle type = h5::datatype(stored, file_.path());
@@ -634,13 +647,17 @@ public:
                      });
     }
 
-    /// Collective, once every rank has read every entry: the pieces of each stored part of the
-    /// block and concatenated entries, read by whichever ranks, must add up to its position sum.
-    void verify_distributed(const mpi::Comm& comm) {
+    /// This rank's sums of the pieces it read of each stored part of the block and concatenated
+    /// entries, in one vector: the same length on every rank that read every entry.
+    std::vector<std::uint64_t> distributed_sums() const {
         std::vector<std::uint64_t> sums;
         for (const Pending& p : pending_) sums.insert(sums.end(), p.sums.begin(), p.sums.end());
-        if (sums.empty()) return;
-        comm.allreduce(sums.data(), static_cast<int>(sums.size()), MPI_SUM);
+        return sums;
+    }
+    /// Once every rank has read every entry, given the sum over the ranks of distributed_sums():
+    /// the pieces of each stored part, read by whichever ranks, must add up to its position sum.
+    /// The same verdict on every rank.
+    void verify_distributed(const std::vector<std::uint64_t>& sums) const {
         std::size_t at = 0;
         for (const Pending& p : pending_)
             for (std::size_t k = 0; k < p.stored.size(); ++k, ++at)
@@ -839,10 +856,11 @@ private:
     }
 
     /// Reads in chunks of 16 MiB; a second thread hashes each chunk while the next one is read,
-    /// so on a cold read the checksum costs (almost) nothing.
+    /// so on a cold read the checksum costs (almost) nothing. Without a CPU to spare, chunks of
+    /// 2 MiB, each hashed right after it is read (hashing_thread_pays()).
     std::uint64_t read_and_hash(hid_t dset, const std::string& path, hid_t type, unsigned char* dest,
                                 std::uint64_t offset, std::uint64_t count, std::size_t size) {
-        const std::uint64_t chunk = std::max<std::uint64_t>(1, (std::uint64_t{16} << 20) / size);
+        const std::uint64_t chunk = std::max<std::uint64_t>(1, (std::uint64_t{overlap_ ? 16u : 2u} << 20) / size);
         Xxh64 hasher;
         read_overlapping_hash(
             static_cast<std::size_t>((count + chunk - 1) / chunk),
@@ -853,12 +871,14 @@ private:
             [&](std::size_t i) {
                 const std::uint64_t at = i * chunk, n = std::min(chunk, count - at);
                 hasher.update(dest + at * size, static_cast<std::size_t>(n * size));
-            });
+            },
+            overlap_);
         return hasher.digest();
     }
 
     int rank_, size_;
     int part_;                   ///< the stored rank whose per-rank parts are read
+    bool overlap_;               ///< hash on a second thread while reading (hashing_thread_pays())
     bool chosen_part_ = false;   ///< part_ was chosen by a redistribute() hook
     const Distribution* declared_ = nullptr;
     h5::File file_;

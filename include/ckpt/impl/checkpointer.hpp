@@ -32,6 +32,7 @@
 #include <cstdio>
 #include <cstdint>
 #include <cstdlib>
+#include <cstring>
 #include <ctime>
 #include <filesystem>
 #include <iostream>
@@ -138,8 +139,31 @@ struct Checkpointer::Impl {
         detail::mpi::Outcome local;
         std::vector<detail::SaveNode> blocks;
         local.run([&] { blocks = registry_.block_leaves(); });
-        detail::mpi::agree(comm_, local);
-        detail::check_tiling(comm_, blocks);
+        const auto rows = exchange_declarations(local, blocks,
+                                                "declare different blocks: the names, element types, dimensions or "
+                                                "global shapes of the block entries differ between ranks");
+        detail::check_declarations(blocks, rows, 1);
+    }
+    /// Collective, one round: the ranks agree that `local` succeeded everywhere and that they hold
+    /// the same structure of `nodes` (else the same UsageError on every rank, "ranks " + `what`,
+    /// naming the first rank that differs from rank 0), and exchange their declaration words.
+    /// Returns every rank's words, after one word of structure digest, for check_declarations().
+    std::vector<std::vector<std::uint64_t>> exchange_declarations(detail::mpi::Outcome& local,
+                                                                  const std::vector<detail::SaveNode>& nodes,
+                                                                  const std::string& what) const {
+        std::vector<std::uint64_t> words;
+        local.run([&] {
+            words = {detail::structure_digest(nodes)};
+            const auto declared = detail::declaration_words(nodes);
+            words.insert(words.end(), declared.begin(), declared.end());
+        });
+        const auto rows = detail::mpi::agree_and_gather(comm_, local, words);
+        for (std::size_t r = 1; r < rows.size(); ++r)
+            if (rows[r].empty() || rows[r][0] != rows[0][0])
+                detail::raise(UsageError({"ranks " + what + " (rank " + std::to_string(r) + " differs from rank 0)", "",
+                                          "", static_cast<int>(r),
+                                          "every rank must protect the same names with the same kinds of object"}));
+        return rows;
     }
 
     ~Impl() {
@@ -341,9 +365,9 @@ inline std::vector<std::string> Checkpointer::Impl::candidates(const RestartSpec
             }
         });
     }
-    detail::mpi::agree(comm_, local);
-    comm_.bcast(paths);
-    return paths;
+    std::string shared = detail::mpi::wire::strings(paths);
+    detail::mpi::root_decides(comm_, local, shared);
+    return detail::mpi::wire::strings(shared);
 }
 
 inline void Checkpointer::Impl::restore_from(const std::string& path) {
@@ -360,17 +384,13 @@ inline void Checkpointer::Impl::restore_from(const std::string& path) {
             watchdog.emplace("the restore from " + path, comm_.rank(),
                              detail::io_budget_seconds(ec ? 0 : bytes, std::getenv(detail::stuck_seconds_variable())));
         });
-    auto agree = [&] {  // every rank's step done, or the same error everywhere
-        if (watchdog && local.failed()) watchdog->failed(local.info());  // its line, if the others never come
-        detail::mpi::agree(comm_, local);
-        if (watchdog) watchdog->progress();
-    };
     {
+        // One agreement for the whole restore, after the close: a rank whose open or reads failed
+        // still closes (the close is collective), and the reads are independent, so a failure on
+        // one rank strands no other. Each collective round costs milliseconds on a node with more
+        // ranks than cores, so the checksum sums travel in the same round.
         std::unique_ptr<detail::FileSource> source;
         local.run([&] { source = std::make_unique<detail::FileSource>(path, comm_); });
-        // The open is collective; if it failed anywhere, stop here, together.
-        agree();
-        // Reads are independent, so a rank that fails here cannot strand the others.
         std::vector<std::string> absent, extra;
         local.run([&] {
             stored_structure(path, "/state", [&] {
@@ -385,11 +405,19 @@ inline void Checkpointer::Impl::restore_from(const std::string& path) {
             for (const auto& e : registry_.entries()) restore_entry(*source, e, absent);
             meta = source->meta();
         });
-        agree();
-        // Collective: the stored parts of block and concatenated entries add up, whoever read them.
-        local.run([&] { source->verify_distributed(comm_); });
-        local.run([&] { source->close(); });  // collective, reached by every rank
-        agree();
+        if (source) {
+            try {
+                source->close();  // collective: every rank that opened the file reaches it
+            } catch (const Error& e) {
+                local.fail(e);
+            }
+        }
+        std::vector<std::uint64_t> sums = source ? source->distributed_sums() : std::vector<std::uint64_t>{};
+        if (watchdog && local.failed()) watchdog->failed(local.info());  // its line, if the others never come
+        detail::mpi::agree_and_sum(comm_, local, sums);
+        if (watchdog) watchdog->progress();
+        // The stored parts of block and concatenated entries add up, whoever read them.
+        source->verify_distributed(sums);
         for (const auto& name : absent)
             warn(path + " has no entry \"" + name + "\" (declared optional): left as it is");
         for (const auto& name : extra) warn(path + " holds \"" + name + "\", which nothing protects: ignored");
@@ -502,23 +530,17 @@ inline std::string Checkpointer::Impl::write_version(const detail::Target& targe
 
     // 1. Local: hooks, then every entry's nodes (hashed later, while they are written). Nothing
     //    collective yet.
+    //    Then one round: the ranks agree that this went well, that they protect the same
+    //    structure, that their blocks tile and their replicas match; the same verdict everywhere.
     std::vector<detail::SaveNode> nodes;
-    std::uint64_t digest[2] = {0, 0};
     local.run([&] {
         registry_.run_checkpoint_hooks();
         nodes = registry_.plan();
-        digest[0] = detail::structure_digest(nodes);
-        digest[1] = ~digest[0];
     });
-    detail::mpi::agree(comm_, local);
-    comm_.allreduce(digest, 2, MPI_MAX);  // max(d) == min(d) iff ~max(~d) == max(d)
-    if (~digest[1] != digest[0])
-        detail::raise(UsageError({"ranks protect different state: names, kinds, element types or dimensions "
-                                  "of the protected objects differ between ranks",
-                                  "", "", -1, "every rank must protect the same names with the same kinds of object"}));
-    // Collective checks of the declarations, the same verdict on every rank.
-    detail::check_tiling(comm_, nodes);
-    for (const auto& [i, rank] : detail::replica_disagreements(comm_, nodes)) {
+    const auto rows = exchange_declarations(local, nodes,
+                                            "protect different state: names, kinds, element types or dimensions of "
+                                            "the protected objects differ between ranks");
+    for (const auto& [i, rank] : detail::check_declarations(nodes, rows, 1)) {
         const std::string sentence = "rank " + std::to_string(rank) + " holds a different value of the replicated entry \"" +
                                      detail::entry_name(nodes[i].path) + "\" than rank 0";
         if (!nodes[i].warn_if_ranks_differ)
@@ -531,7 +553,10 @@ inline std::string Checkpointer::Impl::write_version(const detail::Target& targe
     // 2. Rank 0 picks the next sequence number and makes the directory; its clock, directory and
     //    command line are the ones recorded (attributes are written collectively: all ranks must agree).
     std::uint64_t seq = 0;
+    double time = started;
+    std::string cwd;
     detail::FileMeta meta;
+    std::string decided;  // rank 0's sequence number, clock and directory, as bytes
     if (comm_.rank() == 0) {
         // A rotation still running from the last checkpoint only deletes older versions and
         // temporaries, never the newest: it cannot change the next sequence number.
@@ -539,14 +564,15 @@ inline std::string Checkpointer::Impl::write_version(const detail::Target& targe
             detail::make_directories(target.dir);
             auto all = detail::list_versions(target.dir, target.name);
             seq = (all.empty() ? 0 : all.back().sequence) + 1;
+            decided.append(reinterpret_cast<const char*>(&seq), sizeof seq);
+            decided.append(reinterpret_cast<const char*>(&time), sizeof time);
+            decided += detail::current_directory();
         });
     }
-    detail::mpi::agree(comm_, local);
-    comm_.bcast(&seq, 1);
-    double time = started;
-    comm_.bcast(&time, 1);
-    std::string cwd = detail::current_directory();
-    comm_.bcast(cwd);
+    detail::mpi::root_decides(comm_, local, decided);
+    std::memcpy(&seq, decided.data(), sizeof seq);
+    std::memcpy(&time, decided.data() + sizeof seq, sizeof time);
+    cwd = decided.substr(sizeof seq + sizeof time);
     const std::string final_path = detail::join_path(target.dir, detail::version_file_name(target.name, seq));
     const std::string tmp = final_path + ".tmp";
 
@@ -620,8 +646,9 @@ inline void Checkpointer::Impl::take_job_lock() {
             job_lock_ = std::make_unique<detail::JobLock>(options_.dir, options_.name);
             made_dirs_ = job_lock_->made_directories();
         });
-    detail::mpi::agree(comm_, local);  // EBUSY on every rank: exit 75, naming the holder
-    comm_.bcast(made_dirs_);
+    std::string made = detail::mpi::wire::strings(made_dirs_);
+    detail::mpi::root_decides(comm_, local, made);  // EBUSY on every rank: exit 75, naming the holder
+    made_dirs_ = detail::mpi::wire::strings(made);
 }
 
 inline void Checkpointer::Impl::release_directory() noexcept {

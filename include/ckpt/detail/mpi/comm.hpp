@@ -52,6 +52,12 @@ public:
         MPI_Comm_set_errhandler(comm_, MPI_ERRORS_RETURN);
         MPI_Comm_rank(comm_, &rank_);
         MPI_Comm_size(comm_, &size_);
+        // The ranks sharing this rank's node (its shared-memory domain), for choices that depend
+        // on whether the node has a core to spare.
+        MPI_Comm node = MPI_COMM_NULL;
+        check(MPI_Comm_split_type(comm_, MPI_COMM_TYPE_SHARED, rank_, MPI_INFO_NULL, &node), "MPI_Comm_split_type", rank_);
+        MPI_Comm_size(node, &node_size_);
+        MPI_Comm_free(&node);
     }
     ~Comm() {
         int finalized = 0;
@@ -64,6 +70,8 @@ public:
     MPI_Comm get() const noexcept { return comm_; }
     int rank() const noexcept { return rank_; }
     int size() const noexcept { return size_; }
+    /// How many ranks of this communicator share this rank's node.
+    int ranks_on_node() const noexcept { return node_size_; }
 
     template <class T>
     void allreduce(T* data, int n, MPI_Op op) const {
@@ -137,6 +145,17 @@ public:
         return out;
     }
 
+    /// Every rank's `in` (counts[r] values on rank r, known to every rank), rank by rank, on every rank.
+    std::vector<std::uint64_t> allgatherv(const std::vector<std::uint64_t>& in, const std::vector<int>& counts) const {
+        std::vector<int> displs(counts.size(), 0);
+        for (std::size_t r = 1; r < counts.size(); ++r) displs[r] = displs[r - 1] + counts[r - 1];
+        std::vector<std::uint64_t> out(counts.empty() ? 0 : static_cast<std::size_t>(displs.back() + counts.back()));
+        check(MPI_Allgatherv(in.data(), static_cast<int>(in.size()), MPI_UINT64_T, out.data(), counts.data(),
+                             displs.data(), MPI_UINT64_T, comm_),
+              "MPI_Allgatherv", rank_);
+        return out;
+    }
+
     template <class T>
     static MPI_Datatype type() {
         if constexpr (std::is_same_v<T, int>) return MPI_INT;
@@ -151,6 +170,7 @@ private:
     MPI_Comm comm_ = MPI_COMM_NULL;
     int rank_ = 0;
     int size_ = 1;
+    int node_size_ = 1;
 };
 
 }  // namespace ckpt::detail::mpi
