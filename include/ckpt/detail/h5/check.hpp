@@ -91,11 +91,13 @@ inline std::string error_stack() {
     return text;
 }
 
-/// An IoError for a failed HDF5 call on `object` in `file`, with the HDF5 stack attached.
-inline IoError make_error(const std::string& call, const std::string& file, const std::string& object) {
+/// An IoError for a failed HDF5 call on `object` in `file`, with the HDF5 stack attached (the
+/// current one unless given).
+inline IoError make_error(const std::string& call, const std::string& file, const std::string& object,
+                          std::string stack = error_stack()) {
     close_failed() = true;  // HDF5 may now hold objects it cannot close: see take_over_library_exit()
     ErrorInfo info;
-    info.hdf5_stack = error_stack();
+    info.hdf5_stack = std::move(stack);
     info.sentence = call + " failed";
     // The innermost frame's description is usually the most telling part of the stack.
     auto last = info.hdf5_stack.rfind("  #");
@@ -116,6 +118,17 @@ inline IoError make_error(const std::string& call, const std::string& file, cons
 inline bool storage_failure(const std::string& stack) {
     for (const char* sign : {"MPI_File_read", "MPI_File_open", "pread", "Input/output error", "errno ="})
         if (stack.find(sign) != std::string::npos) return true;
+    return false;
+}
+
+/// The answer of an HDF5 existence query (H5Lexists, H5Aexists): a failure means "not there"
+/// (a parent that is not a group, say), unless the storage failed on the way: then the
+/// IoError, never a "not there" that would make a good file look corrupt (and be quarantined).
+inline bool exists_answer(htri_t ret, const char* call, const std::string& file, const std::string& object) {
+    if (ret >= 0) return ret > 0;
+    std::string stack = error_stack();  // clears it: say what ~Silence() would have said
+    if (storage_failure(stack)) raise(make_error(call, file, object, std::move(stack)));
+    close_failed() = true;  // a failed query: HDF5 may hold what it cannot close (see ~Silence())
     return false;
 }
 

@@ -92,7 +92,8 @@ public:
         while (pos != std::string::npos) {
             pos = object.find('/', pos + 1);
             std::string prefix = object.substr(0, pos);
-            if (prefix.size() > 1 && H5Lexists(file_, prefix.c_str(), H5P_DEFAULT) <= 0) return false;
+            if (prefix.size() > 1 && !exists_answer(H5Lexists(file_, prefix.c_str(), H5P_DEFAULT), "H5Lexists", path_, prefix))
+                return false;
         }
         return true;
     }
@@ -248,7 +249,8 @@ public:
 
     bool has_attribute(const std::string& object, const std::string& name) const {
         Silence quiet;
-        return H5Aexists_by_name(file_, object.c_str(), name.c_str(), H5P_DEFAULT) > 0;
+        return exists_answer(H5Aexists_by_name(file_, object.c_str(), name.c_str(), H5P_DEFAULT), "H5Aexists_by_name",
+                             path_, object + "@" + name);
     }
     std::string read_string_attribute(const std::string& object, const std::string& name) const {
         Silence quiet;
