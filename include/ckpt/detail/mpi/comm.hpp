@@ -96,26 +96,6 @@ public:
         s.resize(n);
         if (n) check(MPI_Bcast(s.data(), static_cast<int>(n), MPI_CHAR, root, comm_), "MPI_Bcast", rank_);
     }
-    /// Root's strings on every rank, sent as lengths then bytes: any byte may occur in a string
-    /// (a directory name may hold a newline).
-    void bcast(std::vector<std::string>& v, int root = 0) const {
-        std::vector<std::uint64_t> lengths;
-        for (const auto& s : v) lengths.push_back(s.size());
-        std::uint64_t n = lengths.size();
-        bcast(&n, 1, root);
-        lengths.resize(n);
-        if (n) bcast(lengths.data(), static_cast<int>(n), root);
-        std::string all;
-        if (rank_ == root)
-            for (const auto& s : v) all += s;
-        bcast(all, root);
-        v.assign(n, {});
-        std::size_t at = 0;
-        for (std::size_t i = 0; i < n; ++i) {
-            v[i] = all.substr(at, lengths[i]);
-            at += lengths[i];
-        }
-    }
     void barrier() const { check(MPI_Barrier(comm_), "MPI_Barrier", rank_); }
     /// Every rank's `bytes` bytes at `data`, rank by rank, on `root` (which passes every rank's
     /// count in `counts`); empty elsewhere.
