@@ -11,10 +11,9 @@
 #include "ckpt/detail/leaf.hpp"
 #include "ckpt/detail/job_lock.hpp"
 #include "ckpt/detail/mpi/agree.hpp"
-#include "ckpt/detail/mpi/poll_agreement.hpp"
 #include "ckpt/detail/process_exit.hpp"
 #include "ckpt/detail/registry.hpp"
-#include "ckpt/detail/signals.hpp"
+#include "ckpt/detail/safe_point.hpp"
 #include "ckpt/detail/spread.hpp"
 #include "ckpt/detail/store.hpp"
 #include "ckpt/impl/codec.hpp"
@@ -26,8 +25,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <array>
-#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdint>
@@ -54,9 +51,6 @@ struct Target {
     unsigned depth = 2;
 };
 
-inline double now_seconds() {
-    return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
 /// `rate` bytes per second with a unit that keeps three significant digits ("512 kB/s").
 inline std::string format_rate(double rate) {
     static const char* const units[] = {"B/s", "kB/s", "MB/s", "GB/s", "TB/s"};
@@ -114,7 +108,7 @@ struct Checkpointer::Impl {
 
     Impl(Prepared prepared, MPI_Comm comm)
         : options_(std::move(prepared.options)), argv_(std::move(prepared.argv)), comm_(comm),
-          last_time_(detail::now_seconds()) {
+          triggers_(options_, comm_) {
         detail::h5::take_over_library_exit();  // before ckpt's first HDF5 call
         if (options_.verbose && comm_.rank() == 0) std::cerr << describe(options_);
         if (options_.halt.count() > 0 && options_.end_time == 0)
@@ -122,10 +116,7 @@ struct Checkpointer::Impl {
                  " has no end time to count down from: set CKPT_END_TIME (or run under Slurm with a time limit)");
         if (options_.mode.none) return;  // nothing will ever be written: leave signals alone
         take_job_lock();
-        std::vector<int> checkpoint_signals;
-        if (options_.mode.enabled) checkpoint_signals.push_back(options_.checkpoint_signal);
-        signals_ = std::make_unique<detail::signals::Installation>(checkpoint_signals, options_.term_signals);
-        for (int sig : signals_->signals()) seen_[static_cast<std::size_t>(sig)] = detail::signals::count(sig);
+        triggers_.install_signals();
     }
 
     void restore_entry(detail::FileSource& source, const detail::Entry& e, std::vector<std::string>& absent);
@@ -171,12 +162,6 @@ struct Checkpointer::Impl {
         release_directory();
     }
 
-    /// Trigger counters: a slot per signal number, then the two request_checkpoint() actions.
-    static constexpr std::size_t request_continue = detail::signals::table_size;
-    static constexpr std::size_t request_exit = request_continue + 1;
-    using Counts = std::array<std::uint64_t, request_exit + 1>;
-    using Flags = detail::mpi::PollAgreement::Flags;
-
     bool restore(const RestartSpec& what);
     std::string checkpoint();
     void request_checkpoint(Action action);
@@ -185,14 +170,7 @@ struct Checkpointer::Impl {
     void quarantine(const std::string& path) const;
     bool poll_impl(std::int64_t step, bool have_step);
     std::string write_version(const detail::Target& target);
-    Counts current_counts() const;
-    bool anything_new() const noexcept;
-    void absorb_late_copy(const Counts& counts);
-    bool clock_due() const;
-    bool interval_due(double now) const noexcept;
-    bool halt_due(double now) const noexcept;
-    Flags local_flags(const Counts& counts) const;
-    bool act(const Flags& agreed, const Counts& counts);
+    bool act(const detail::Due& due);
     std::optional<detail::control::Request> claim_request();
     void answer(const std::optional<detail::control::Request>& request, bool ok, int status, const std::string& file,
                 double seconds, const std::string& msg);
@@ -209,7 +187,6 @@ struct Checkpointer::Impl {
     std::vector<std::string> argv_;
     detail::mpi::Comm comm_;
     detail::Registry registry_;
-    detail::mpi::PollAgreement agreement_;
     bool restored_ = false;
     std::int64_t schema_version_ = 0;
     std::int64_t restored_schema_version_ = 0;
@@ -220,26 +197,12 @@ struct Checkpointer::Impl {
     std::uint64_t poll_calls_ = 0;
     std::int64_t last_poll_step_ = -1;  ///< step given to the current poll, recorded in the file
     std::uint64_t last_write_call_ = 0; ///< poll_calls_ at the last write: one write per safe point
-    double last_time_;                 ///< rank 0: when the last checkpoint was written or restored
+    detail::SafePoint triggers_;        ///< what each poll() must do: signals, requests, clocks
 
-    // Asynchronous triggers (signals, requests, interval, halt) and what poll() decided.
-    std::unique_ptr<detail::signals::Installation> signals_;
     std::unique_ptr<detail::control::PidFile> pid_file_;
     std::unique_ptr<detail::JobLock> job_lock_;  ///< rank 0: this job alone writes (dir, name)
     std::vector<std::string> made_dirs_;           ///< what the job lock created, deepest first
     bool pid_file_tried_ = false;  ///< made at the first poll(): the job is reachable from its loop on
-    std::atomic<std::uint64_t> requests_[2] = {0, 0};
-    Counts seen_{};         ///< counts already acted on
-    /// Until when this rank's next checkpoint signal is taken as its copy of a delivery that a
-    /// checkpoint has already served on the ranks it reached first (0 = no copy expected).
-    double late_copy_until_ = 0;
-    static constexpr double late_copy_seconds = 5;
-    Counts in_flight_{};    ///< counts sent with the agreement round in flight
-    Counts agreed_{};       ///< counts of the round that just completed
-    Flags deferred_{};      ///< decisions taken inside a CriticalSection, acted on after it
-    Counts deferred_counts_{};
-    bool deferred_any_ = false;  ///< deferred_ holds an agreed decision (the same on every rank)
-    int critical_depth_ = 0;
     ExitPolicy exit_policy_ = ExitPolicy::Exit;
     bool leaving_ = false;
     int exit_status_ = 0;
@@ -273,8 +236,8 @@ CKPT_INLINE void Checkpointer::add_hook(bool on_restart, void* hook, detail::Cal
     detail::Hook h{detail::Erased(hook, destroy), call};
     impl_->registry_.add_hook(on_restart, std::move(h));
 }
-CKPT_INLINE void Checkpointer::enter_critical_section() noexcept { ++impl_->critical_depth_; }
-CKPT_INLINE void Checkpointer::leave_critical_section() noexcept { --impl_->critical_depth_; }
+CKPT_INLINE void Checkpointer::enter_critical_section() noexcept { impl_->triggers_.enter_critical(); }
+CKPT_INLINE void Checkpointer::leave_critical_section() noexcept { impl_->triggers_.leave_critical(); }
 
 CKPT_INLINE bool Checkpointer::restore_if_requested() { return impl_->restore(impl_->options_.restart); }
 CKPT_INLINE bool Checkpointer::restore(const RestartSpec& what) { return impl_->restore(what); }
@@ -304,7 +267,7 @@ inline void Checkpointer::Impl::request_checkpoint(Action action) {
         detail::raise(UsageError({"request_checkpoint(): the checkpoint mode is \"" +
                                       detail::format_mode(options_.mode) + "\", which writes no checkpoint on request",
                                   "", "", -1, "add `enabled` to --checkpoint / CKPT_MODE"}));
-    requests_[action == Action::Exit ? 1 : 0].fetch_add(1, std::memory_order_relaxed);
+    triggers_.request(action == Action::Exit);
 }
 
 
@@ -503,8 +466,8 @@ inline bool Checkpointer::Impl::restore(const RestartSpec& what) {
         if (!skipped.empty()) warn("restored from " + path + " after skipping: " + skipped);
         // Outside the fallback: a hook's failure is the application's, not a reason to try older files.
         registry_.run_restart_hooks();
-        last_time_ = detail::now_seconds();
-        agreement_.restart(comm_);
+        triggers_.checkpointed_at(detail::now_seconds());
+        triggers_.restart();
         return true;
     }
     if (paths.empty()) return false;  // auto with no checkpoint: start fresh
@@ -518,7 +481,7 @@ inline bool Checkpointer::Impl::restore(const RestartSpec& what) {
 
 inline std::string Checkpointer::Impl::checkpoint() {
     if (options_.mode.none) return {};
-    if (critical_depth_ > 0)
+    if (triggers_.in_critical())
         detail::raise(UsageError({"checkpoint() called inside a ckpt::CriticalSection", "", "", -1,
                                   "call it after the section ends, or let poll() defer it"}));
     return write_version({options_.dir, options_.name, options_.depth});
@@ -616,13 +579,14 @@ inline std::string Checkpointer::Impl::write_version(const detail::Target& targe
     sequence_ = seq;
     last_step_ = last_poll_step_;
     last_write_call_ = poll_calls_;
-    last_time_ = detail::now_seconds();
+    const double finished = detail::now_seconds();
+    triggers_.checkpointed_at(finished);
     if (options_.verbose) {
         std::uint64_t bytes = 0;
         for (auto& n : nodes) bytes += n.is_group() ? 0 : n.count * detail::element_size(n.element);
         comm_.allreduce(&bytes, 1, MPI_SUM);
         if (comm_.rank() == 0)
-            std::cerr << detail::written_line(final_path, bytes, last_time_ - started, comm_.size()) << "\n";
+            std::cerr << detail::written_line(final_path, bytes, finished - started, comm_.size()) << "\n";
     }
     return final_path;
 }
@@ -669,140 +633,28 @@ inline void Checkpointer::Impl::join_rotation() {
     rotation_failures_.clear();
 }
 
-inline Checkpointer::Impl::Counts Checkpointer::Impl::current_counts() const {
-    Counts c{};
-    if (signals_)
-        for (int sig : signals_->signals()) c[static_cast<std::size_t>(sig)] = detail::signals::count(sig);
-    c[request_continue] = requests_[0].load(std::memory_order_relaxed);
-    c[request_exit] = requests_[1].load(std::memory_order_relaxed);
-    return c;
-}
-
-inline bool Checkpointer::Impl::anything_new() const noexcept {
-    if (signals_)
-        for (int sig : signals_->signals())
-            if (detail::signals::count(sig) != seen_[static_cast<std::size_t>(sig)]) return true;
-    return requests_[0].load(std::memory_order_relaxed) != seen_[request_continue] ||
-           requests_[1].load(std::memory_order_relaxed) != seen_[request_exit];
-}
-
-inline void Checkpointer::Impl::absorb_late_copy(const Counts& counts) {
-    if (late_copy_until_ == 0) return;
-    const auto sig = static_cast<std::size_t>(options_.checkpoint_signal);
-    if (counts[sig] == seen_[sig]) return;  // not arrived yet: a clock read only once it has
-    if (detail::now_seconds() < late_copy_until_) ++seen_[sig];
-    late_copy_until_ = 0;
-}
-
-inline bool Checkpointer::Impl::interval_due(double now) const noexcept {
-    return options_.mode.periodic && options_.interval.count() > 0 && now - last_time_ >= options_.interval.count();
-}
-
-inline bool Checkpointer::Impl::halt_due(double now) const noexcept {
-    return options_.halt.count() > 0 && options_.end_time > 0 &&
-           now >= static_cast<double>(options_.end_time) - options_.halt.count();
-}
-
-inline bool Checkpointer::Impl::clock_due() const {
-    const bool timed = (options_.mode.periodic && options_.interval.count() > 0) ||
-                       (options_.halt.count() > 0 && options_.end_time > 0);
-    if (!timed) return false;  // no clock read at all
-    const double now = detail::now_seconds();
-    return interval_due(now) || halt_due(now);
-}
-
-inline Checkpointer::Impl::Flags Checkpointer::Impl::local_flags(const Counts& counts) const {
-    using A = detail::mpi::PollAgreement;
-    Flags f{};
-    auto fresh = [&](std::size_t slot) { return counts[slot] != seen_[slot]; };
-    if (options_.mode.enabled && fresh(static_cast<std::size_t>(options_.checkpoint_signal)))
-        f[A::Checkpoint] = f[A::CheckpointSignal] = 1;
-    if (fresh(request_continue)) f[A::Checkpoint] = 1;
-    if (fresh(request_exit)) f[A::Leave] = 1;
-    for (int sig : options_.term_signals)
-        if (fresh(static_cast<std::size_t>(sig))) f[A::Signal] = std::max<std::int64_t>(f[A::Signal], sig);
-    if (comm_.rank() == 0) {  // time decisions: rank 0's clock only
-        const double now = detail::now_seconds();
-        if (interval_due(now)) f[A::Checkpoint] = 1;
-        if (halt_due(now)) f[A::Leave] = 1;
-    }
-    return f;
-}
-
 inline bool Checkpointer::Impl::poll_impl(std::int64_t step, bool have_step) {
     ++poll_calls_;
     last_poll_step_ = have_step ? step : -1;
     if (options_.mode.none || leaving_) return false;
     if (!pid_file_tried_) make_pid_file();
     bool wrote = false;
-
-    // Step-based: deterministic on every rank, no communication.
-    if (options_.mode.periodic && options_.every > 0 && step > 0 &&
-        step % static_cast<std::int64_t>(options_.every) == 0 && step != last_step_ && critical_depth_ == 0) {
+    if (triggers_.step_due(step, last_step_)) {
         write_version({options_.dir, options_.name, options_.depth});
-        agreement_.restart(comm_);
+        triggers_.restart();
         wrote = true;
     }
-
     // Everything else (signals, requests, interval, halt): all ranks learn it at the same call.
-    Flags agreed{};
-    Counts counts{};
-    bool fresh = false;  // something was agreed at this call (the same on every rank)
-    if (comm_.size() == 1) {
-        if (anything_new() || clock_due()) {  // the common case is a few loads
-            counts = current_counts();
-            agreed = local_flags(counts);
-            fresh = true;
-        }
-    } else {
-        auto local = [&] {
-            agreed_ = in_flight_;  // the round completing now carried these counts
-            in_flight_ = current_counts();
-            absorb_late_copy(in_flight_);
-            return local_flags(in_flight_);
-        };
-        fresh = agreement_.step(comm_, local, agreed);
-        if (fresh) counts = agreed_;
-    }
-    if (critical_depth_ > 0) {  // remember; act at the first poll after the section
-        if (!fresh) return wrote;
-        for (std::size_t i = 0; i < agreed.size(); ++i) deferred_[i] = std::max(deferred_[i], agreed[i]);
-        for (std::size_t i = 0; i < counts.size(); ++i) deferred_counts_[i] = std::max(deferred_counts_[i], counts[i]);
-        deferred_any_ = true;
-        return wrote;
-    }
-    if (!fresh && !deferred_any_) return wrote;
-    for (std::size_t i = 0; i < agreed.size(); ++i) agreed[i] = std::max(agreed[i], deferred_[i]);
-    for (std::size_t i = 0; i < counts.size(); ++i) counts[i] = std::max(counts[i], deferred_counts_[i]);
-    deferred_ = {};
-    deferred_counts_ = {};
-    deferred_any_ = false;
-    return act(agreed, counts) || wrote;
+    const auto due = triggers_.poll();
+    return (due && act(*due)) || wrote;
 }
 
-inline bool Checkpointer::Impl::act(const Flags& agreed, const Counts& counts) {
-    using A = detail::mpi::PollAgreement;
-    const int signal = static_cast<int>(agreed[A::Signal]);
-    if (!agreed[A::Checkpoint] && !agreed[A::Leave] && signal == 0) return false;
-    // Everything up to `counts` is answered now. So is every checkpoint signal or checkpoint
-    // request that arrived since this round began: the write about to start serves it too.
-    const Counts before = seen_;
-    for (std::size_t i = 0; i < counts.size(); ++i) seen_[i] = std::max(seen_[i], counts[i]);
-    for (int sig : options_.term_signals) detail::signals::answered(sig);
-    const Counts now = current_counts();
-    const auto usr = static_cast<std::size_t>(options_.checkpoint_signal);
-    const bool had_signal = options_.mode.enabled && now[usr] != before[usr];
-    if (options_.mode.enabled) seen_[usr] = std::max(seen_[usr], now[usr]);
-    seen_[request_continue] = std::max(seen_[request_continue], now[request_continue]);
-    // Launchers and batch systems signal every rank, not all at the same instant: a rank the
-    // signal has not reached yet expects its own copy of the delivery this checkpoint serves.
-    late_copy_until_ = agreed[A::CheckpointSignal] && !had_signal ? detail::now_seconds() + late_copy_seconds : 0;
-
-    if (signal != 0 && !options_.mode.shutdown) {  // leave at once, writing nothing
-        leave(128 + signal);
+inline bool Checkpointer::Impl::act(const detail::Due& due) {
+    if (due.signal != 0 && !options_.mode.shutdown) {  // leave at once, writing nothing
+        leave(128 + due.signal);
         return false;
     }
-    const bool must_leave = signal != 0 || agreed[A::Leave] != 0;
+    const bool must_leave = due.signal != 0 || due.leave;
     const auto request = claim_request();
     detail::Target target{options_.dir, options_.name, options_.depth};
     if (request) {
@@ -818,7 +670,7 @@ inline bool Checkpointer::Impl::act(const Flags& agreed, const Counts& counts) {
     } catch (const Error& e) {
         // The round in flight was started before this decision, with the counts it has just
         // answered: acted on, it would write a second, unrequested checkpoint. Every rank is here.
-        agreement_.restart(comm_);
+        triggers_.restart();
         answer(request, false, exit_code(e), "", detail::now_seconds() - started, e.what() + 6);
         if (must_leave) {  // told to end: end, with the status that says no checkpoint was written
             warn(std::string("the shutdown checkpoint failed: ") + (e.what() + 6));
@@ -831,7 +683,7 @@ inline bool Checkpointer::Impl::act(const Flags& agreed, const Counts& counts) {
         }
         throw;
     }
-    agreement_.restart(comm_);
+    triggers_.restart();
     answer(request, true, 0, path, detail::now_seconds() - started, "");
     if (must_leave || (request && request->exit)) leave(options_.exit_code);
     return true;
@@ -884,8 +736,8 @@ inline void Checkpointer::Impl::leave(int status) {
     // No main_guard: end the process here, as cleanly as a library can.
     join_rotation();
     release_directory();
-    signals_.reset();
-    agreement_.restart(comm_);
+    triggers_.remove_signals();
+    triggers_.restart();
     std::fflush(nullptr);
     std::cout.flush();
     int congruent = MPI_UNEQUAL;
