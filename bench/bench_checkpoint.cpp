@@ -172,29 +172,33 @@ void breakdown_write(Table& t, const ckpt::Options& o, std::vector<double>& u) {
     using namespace ckpt::detail;
     static mpi::Comm comm(MPI_COMM_WORLD);
     std::vector<SaveNode> nodes;
-    std::vector<std::uint64_t> sums;
-    std::uint64_t digest[2] = {0, 0};
+    std::vector<std::uint64_t> sums, words;
     t["W1 nodes + xxh64 (ckpt: on a thread, behind W4-W8)"].t.push_back(timed([&] {
         ckpt::Writer w(nodes, "/state");
         w.write("u", u);
         const std::vector<std::uint64_t> unused(nodes.size(), 0);  // offsets: only block and concatenated leaves need them
         sums = checksums(nodes, unused, unused);
-        digest[0] = structure_digest(nodes);
-        digest[1] = ~digest[0];
+        words = {structure_digest(nodes)};
+        const auto declared = declaration_words(nodes);
+        words.insert(words.end(), declared.begin(), declared.end());
     }));
-    t["W2 structure agreement (allreduce)"].t.push_back(timed([&] {
+    t["W2 declarations agreed (agree_and_gather)"].t.push_back(timed([&] {
         mpi::Outcome local;
-        mpi::agree(comm, local);
-        comm.allreduce(digest, 2, MPI_MAX);
+        (void)mpi::agree_and_gather(comm, local, words);
     }));
     std::uint64_t seq = 0;
-    t["W3 rank 0 lists versions, bcast seq"].t.push_back(timed([&] {
+    t["W3 rank 0 lists versions (root_decides)"].t.push_back(timed([&] {
+        mpi::Outcome local;
+        std::string decided;
         if (comm.rank() == 0) {
             make_directories(o.dir);
             auto all = list_versions(o.dir, o.name);
             seq = (all.empty() ? 0 : all.back().sequence) + 1;
+            decided.assign(reinterpret_cast<const char*>(&seq), sizeof seq);
+            decided += current_directory();
         }
-        comm.bcast(&seq, 1);
+        mpi::root_decides(comm, local, decided);
+        std::memcpy(&seq, decided.data(), sizeof seq);
     }));
     const std::string final_path = join_path(o.dir, version_file_name(o.name, seq));
     const std::string tmp = final_path + ".tmp";
@@ -207,7 +211,7 @@ void breakdown_write(Table& t, const ckpt::Options& o, std::vector<double>& u) {
     std::vector<std::uint64_t> counts, offsets, totals;
     std::unique_ptr<h5::File> file;
     SpaceReserve reserve;
-    t["W4 reserve + H5Fcreate + 8 root attrs + 2 groups"].t.push_back(timed([&] {
+    t["W4 reserve + H5Fcreate + 9 root attrs + 2 groups"].t.push_back(timed([&] {
         if (comm.rank() == 0) reserve.hold(tmp + ".reserve", metadata_room(nodes, SpaceReserve::block_size(tmp)));
         file = std::make_unique<h5::File>(tmp, comm.get(), h5::Access::Create);
         file->write_attribute("/", "ckpt.format_version", std::int64_t{CKPT_FORMAT_VERSION});
@@ -218,6 +222,7 @@ void breakdown_write(Table& t, const ckpt::Options& o, std::vector<double>& u) {
         file->write_attribute("/", "ckpt.ranks", meta.ranks);
         file->write_attribute("/", "ckpt.argv", meta.argv);
         file->write_attribute("/", "ckpt.cwd", meta.cwd);
+        file->write_attribute("/", "ckpt.schema_version", meta.schema_version);
         file->create_group("/state");
         file->create_group("/layout");
     }));
@@ -229,9 +234,10 @@ void breakdown_write(Table& t, const ckpt::Options& o, std::vector<double>& u) {
         comm.allreduce(totals.data(), static_cast<int>(totals.size()), MPI_SUM);
         for (std::size_t i = 0; i < nodes.size(); ++i) made[i] = create_node(*file, comm, nodes[i], totals[i]);
     }));
-    t["W6 release reserve + H5Fflush (metadata)"].t.push_back(timed([&] {
+    t["W6 release reserve, agree, H5Fflush (metadata)"].t.push_back(timed([&] {
+        mpi::Outcome local;
         reserve.release();
-        comm.barrier();
+        mpi::agree(comm, local);
         file->flush();
     }));
     t["W7 independent H5Dwrite (the data)"].t.push_back(timed([&] {
@@ -270,9 +276,10 @@ void breakdown_restore(Table& t, const ckpt::Options& o, std::vector<double>& ba
     using namespace ckpt::detail;
     static mpi::Comm comm(MPI_COMM_WORLD);
     std::string path;
-    t["R1 rank 0 lists versions, bcast path"].t.push_back(timed([&] {
+    t["R1 rank 0 lists versions (root_decides)"].t.push_back(timed([&] {
+        mpi::Outcome local;
         if (comm.rank() == 0) path = committed_versions(o.dir, o.name).back().path;
-        comm.bcast(path);
+        mpi::root_decides(comm, local, path);
     }));
     std::unique_ptr<h5::File> file;
     t["R2 H5Fopen + 5 root attribute reads"].t.push_back(timed([&] {
@@ -301,6 +308,11 @@ void breakdown_restore(Table& t, const ckpt::Options& o, std::vector<double>& ba
     t["R6 H5Fclose"].t.push_back(timed([&] {
         file->close();
         file.reset();
+    }));
+    t["R7 the restore's one agreement (agree_and_sum)"].t.push_back(timed([&] {
+        mpi::Outcome local;
+        std::vector<std::uint64_t> none;  // a per-rank entry has no position sums to add up
+        mpi::agree_and_sum(comm, local, none);
     }));
 }
 

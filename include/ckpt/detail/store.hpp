@@ -199,44 +199,80 @@ inline void write_layouts(h5::File& file, const std::vector<SaveNode>& nodes, co
     }
 }
 
+/// Small leaves gathered to rank 0 in one call: at most this many bytes of them in all.
+constexpr std::uint64_t gathered_bytes_per_call = std::uint64_t{16} << 20;
+
 /// Raw data, after the metadata flush. Independent writes: a failed write (a full disk) fails on
 /// the rank that made it, not inside a collective call half the ranks have left; the caller has
 /// the ranks agree after. Leaves of at most small_entry_bytes are gathered to rank 0, which
-/// writes each in one call instead of every rank writing a few bytes into the same file block.
+/// writes each in one call instead of every rank writing a few bytes into the same file block;
+/// they travel together, up to gathered_bytes_per_call per gather, so that a checkpoint of many
+/// small entries costs a few collective calls, not one per entry.
 inline void write_data(h5::File& file, const mpi::Comm& comm, const std::vector<SaveNode>& nodes,
                        const std::vector<NodeObjects>& made, const std::vector<std::uint64_t>& counts,
                        const std::vector<std::uint64_t>& offsets, const std::vector<std::uint64_t>& totals,
                        mpi::Outcome& local) {
     const bool gathering = comm.size() > 1;
     const std::vector<std::uint64_t> all_counts = gathering ? comm.gather(counts) : std::vector<std::uint64_t>{};
+    const std::size_t ranks = static_cast<std::size_t>(comm.size());
+    auto bytes_of = [&](std::size_t i, std::size_t r) { return all_counts[r * nodes.size() + i] * element_size(nodes[i].element); };
+    std::vector<std::size_t> batch;  // small leaves waiting for their gather, in order
+    std::uint64_t batch_bytes = 0;
+    auto gather_batch = [&] {
+        if (batch.empty()) return;
+        std::vector<char> mine;  // this rank's part of each leaf of the batch, back to back
+        for (std::size_t i : batch) {
+            const char* data = static_cast<const char*>(nodes[i].data);
+            mine.insert(mine.end(), data, data + counts[i] * element_size(nodes[i].element));
+        }
+        std::vector<int> sent(comm.rank() == 0 ? ranks : 0, 0);  // rank 0: every rank's bytes
+        for (std::size_t r = 0; r < sent.size(); ++r)
+            for (std::size_t i : batch) sent[r] += static_cast<int>(bytes_of(i, r));
+        const std::vector<char> all = comm.gatherv(mine.data(), static_cast<int>(mine.size()), sent);
+        if (comm.rank() == 0)
+            local.run([&] {
+                // `all` holds rank by rank, leaf by leaf; each leaf's dataset wants rank by rank.
+                std::vector<std::size_t> at(ranks, 0);  // where rank r's part of the batch starts
+                for (std::size_t r = 1; r < ranks; ++r) at[r] = at[r - 1] + static_cast<std::size_t>(sent[r - 1]);
+                std::vector<char> leaf;
+                for (std::size_t i : batch) {
+                    leaf.clear();
+                    for (std::size_t r = 0; r < ranks; ++r) {
+                        const std::size_t b = bytes_of(i, r);
+                        leaf.insert(leaf.end(), all.begin() + static_cast<std::ptrdiff_t>(at[r]),
+                                    all.begin() + static_cast<std::ptrdiff_t>(at[r] + b));
+                        at[r] += b;
+                    }
+                    if (totals[i] == 0) continue;
+                    h5::Handle type = h5::datatype(nodes[i].element, file.path());
+                    file.write_block(made[i].data, nodes[i].path, type, leaf.data(), 0, totals[i], false);
+                }
+            });
+        batch.clear();
+        batch_bytes = 0;
+    };
     for (std::size_t i = 0; i < nodes.size(); ++i) {
         const SaveNode& n = nodes[i];
         if (n.is_group() || n.spread == Spread::Block) continue;  // blocks: write_blocks()
-        const std::uint64_t size = element_size(n.element);
-        if (!gathering || totals[i] * size > small_entry_bytes) {
+        const std::uint64_t bytes = totals[i] * element_size(n.element);
+        if (!gathering || bytes > small_entry_bytes) {
             local.run([&] { fill_node(file, n, made[i], offsets[i], counts[i]); });
             continue;
         }
-        std::vector<int> bytes;  // rank 0: every rank's part
-        for (std::size_t r = 0; r < all_counts.size() / nodes.size(); ++r)
-            bytes.push_back(static_cast<int>(all_counts[r * nodes.size() + i] * size));
-        const std::vector<char> all = comm.gatherv(n.data, static_cast<int>(counts[i] * size), bytes);
-        if (comm.rank() == 0 && totals[i] > 0)
-            local.run([&] {
-                h5::Handle type = h5::datatype(n.element, file.path());
-                file.write_block(made[i].data, n.path, type, all.data(), 0, totals[i], false);
-            });
+        if (batch_bytes + bytes > gathered_bytes_per_call) gather_batch();
+        batch.push_back(i);
+        batch_bytes += bytes;
     }
+    gather_batch();
 }
 
 /// Raw data of the block leaves, before the others: one independent call per leaf and rank, its
 /// box from its view into the global dataset (ghost layers left out by the memory selection, no
 /// copy). Independent, like the other raw data: a collective write that fails on some ranks
 /// (a full disk) leaves the others inside HDF5 (measured: heat's ENOSPC test at 4 ranks), so
-/// the ranks agree after each leaf instead.
-template <class AllOk>
-bool write_blocks(h5::File& file, const std::vector<SaveNode>& nodes, const std::vector<NodeObjects>& made,
-                  mpi::Outcome& local, AllOk&& all_ok) {
+/// the ranks agree once, after all raw data, instead.
+inline void write_blocks(h5::File& file, const std::vector<SaveNode>& nodes, const std::vector<NodeObjects>& made,
+                         mpi::Outcome& local) {
     for (std::size_t i = 0; i < nodes.size(); ++i) {
         const SaveNode& n = nodes[i];
         if (n.spread != Spread::Block) continue;
@@ -245,10 +281,17 @@ bool write_blocks(h5::File& file, const std::vector<SaveNode>& nodes, const std:
             file.transfer_box(made[i].data, n.path, type, const_cast<void*>(n.data), n.extents, n.interior, n.box.origin,
                               n.box.count, false, true);
         });
-        if (!all_ok()) return false;
     }
-    return true;
 }
+
+/// Datasets created between two agreements. Creation is metadata only, held in every rank's
+/// metadata cache, with no communication, until HDF5 syncs the caches collectively: at the
+/// writer's flush, or earlier once the dirty metadata passes the cache's threshold (32 MiB,
+/// some 16000 leaves at about 2 KiB each). A rank whose creation failed stops creating, so the
+/// others must agree before that early sync; in a file that stays under the threshold (the one
+/// flush the space reserve is sized for) none happens, and one agreement per 2048 leaves bounds
+/// how much metadata the others create for nothing.
+constexpr std::size_t nodes_per_agreement = 2048;
 
 /// Disk space the metadata flush of a file holding `nodes` may newly take, in file-system blocks
 /// of `block` bytes. Measured: about 1 KiB of metadata per entry, in two pieces (the data's and
@@ -273,8 +316,8 @@ inline void check_file_size_limit(const std::string& path, std::uint64_t bound) 
 
 /// Collective. Writes `nodes` (identical structure on every rank, already agreed) into a new file.
 /// A failure on any rank, at any step, throws the same error on every rank: the ranks agree after
-/// each collective step (one small reduction per entry), so none is left inside a collective
-/// HDF5 call that the others have abandoned. Where HDF5 or ROMIO strand ranks all the same (an
+/// each step (one small reduction: about seven per file, whatever the number of entries), so
+/// none is left inside a collective HDF5 call that the others have abandoned. Where HDF5 or ROMIO strand ranks all the same (an
 /// I/O error inside one of their collectives), the write's IoWatchdog ends every rank that
 /// makes no progress with 74, instead of a hang.
 ///
@@ -355,20 +398,20 @@ inline FileIdentity write_file(const std::string& path, const mpi::Comm& comm, c
             file->create_group("/state");
             file->create_group("/layout");
         });
-        ok = all_ok();
-    }
-    for (std::size_t i = 0; ok && i < nodes.size(); ++i) {
-        local.run([&] { made[i] = create_node(*file, comm, nodes[i], totals[i]); });
-        ok = all_ok();
+        for (std::size_t i = 0; ok && i < nodes.size(); ++i) {
+            local.run([&] { made[i] = create_node(*file, comm, nodes[i], totals[i]); });
+            if ((i + 1) % nodes_per_agreement == 0 && i + 1 < nodes.size()) ok = all_ok();
+        }
     }
     reserve.release();  // rank 0: the metadata flush (now, or the close's on an error) has room
+    // Also the barrier before the flush: no rank is past it before rank 0 has freed the room.
+    ok = all_ok() && ok;
     if (ok) {
-        comm.barrier();  // no rank writes metadata before the room is free
         local.run([&] { file->flush(); });
         ok = all_ok();
     }
-    if (ok) ok = write_blocks(*file, nodes, made, local, all_ok);
     if (ok) {
+        write_blocks(*file, nodes, made, local);
         write_data(*file, comm, nodes, made, counts, offsets, totals, local);
         ok = all_ok();
     }
