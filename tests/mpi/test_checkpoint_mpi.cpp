@@ -86,6 +86,46 @@ TEST_CASE("entries small and large, gathered to rank 0 or written rank by rank, 
     REQUIRE(empty2.empty());
 }
 
+TEST_CASE("small entries beyond one gather's 16 MiB travel in several gathers and round-trip", "[mpi][restore]") {
+    // Eight gathered entries of about 3 MiB each in all (uneven per rank), with a large one
+    // written rank by rank and an empty one between them: at least two gathers, each of which
+    // rank 0 must split back into its entries in rank order.
+    ckpt::testing::TempDir dir(MPI_COMM_WORLD);
+    const int rank = world_rank();
+    int size = 1;
+    MPI_Comm_size(MPI_COMM_WORLD, &size);
+    constexpr std::size_t entries = 8;
+    std::vector<std::vector<std::int32_t>> small(entries);
+    for (std::size_t e = 0; e < entries; ++e) {
+        const std::size_t n = (std::size_t{3} << 20) / sizeof(std::int32_t) / static_cast<std::size_t>(size) +
+                              7 * static_cast<std::size_t>(rank) + e;
+        small[e].resize(n);
+        for (std::size_t i = 0; i < n; ++i) small[e][i] = static_cast<std::int32_t>(1000003 * e + 10007 * rank + i);
+    }
+    std::vector<double> large((std::size_t{5} << 20) / sizeof(double), 2.5 + rank);
+    std::vector<double> empty;
+    auto protect = [&](ckpt::Checkpointer& cp, std::vector<std::vector<std::int32_t>>& s, std::vector<double>& l,
+                       std::vector<double>& z) {
+        for (std::size_t e = 0; e < entries; ++e) {
+            cp.protect("small" + std::to_string(e), s[e]);
+            if (e == 3) cp.protect("large", l).protect("empty", z);
+        }
+    };
+    {
+        ckpt::Checkpointer cp(ckpt::testing::options_in(dir.path()), MPI_COMM_WORLD);
+        protect(cp, small, large, empty);
+        REQUIRE(!cp.checkpoint().empty());
+    }
+    std::vector<std::vector<std::int32_t>> small2(entries);
+    std::vector<double> large2, empty2(2, 1.0);
+    ckpt::Checkpointer cp(ckpt::testing::options_in(dir.path(), ckpt::RestartKind::Latest), MPI_COMM_WORLD);
+    protect(cp, small2, large2, empty2);
+    REQUIRE(cp.restore_if_requested());  // every part's checksum verified
+    for (std::size_t e = 0; e < entries; ++e) REQUIRE(small2[e] == small[e]);
+    REQUIRE(large2 == large);
+    REQUIRE(empty2.empty());
+}
+
 TEST_CASE("a shape mismatch on one rank throws the same MismatchError on every rank", "[mpi][errors]") {
     ckpt::testing::TempDir dir(MPI_COMM_WORLD);
     const int rank = world_rank(), size = world_size();
