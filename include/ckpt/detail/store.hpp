@@ -316,10 +316,10 @@ inline void check_file_size_limit(const std::string& path, std::uint64_t bound) 
 
 /// Collective. Writes `nodes` (identical structure on every rank, already agreed) into a new file.
 /// A failure on any rank, at any step, throws the same error on every rank: the ranks agree after
-/// each step (one small reduction: about seven per file, whatever the number of entries), so
-/// none is left inside a collective HDF5 call that the others have abandoned. Where HDF5 or ROMIO strand ranks all the same (an
-/// I/O error inside one of their collectives), the write's IoWatchdog ends every rank that
-/// makes no progress with 74, instead of a hang.
+/// each step (one small reduction; nine per file, whatever the number of entries below 2048), so
+/// none is left inside a collective HDF5 call that the others have abandoned. Where HDF5 or
+/// ROMIO strand ranks all the same (an I/O error inside one of their collectives), the write's
+/// IoWatchdog ends every rank that makes no progress with 74, instead of a hang.
 ///
 /// The order makes a full disk safe. HDF5 1.10 does not agree a failed collective write across
 /// ranks (the ranks that failed skip the rest of the call; the others wait in it), so:
