@@ -115,7 +115,10 @@ long option(int& i, int argc, char** argv, const char* name) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    MPI_Init(&argc, &argv);
+    // FUNNELED: only this thread calls MPI, while ckpt's background thread writes asynchronous
+    // checkpoints (--checkpoint async) with plain POSIX calls.
+    int provided = 0;
+    MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided);
     int rank = 0, size = 1;
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     MPI_Comm_size(MPI_COMM_WORLD, &size);

@@ -180,7 +180,8 @@ public:
     /// The number of ranks that wrote the checkpoint last restored (0 if none).
     int restored_ranks() const noexcept;
 
-    /// Path of the last version this checkpointer wrote or restored from ("" if none).
+    /// Path of the last version this checkpointer wrote or restored from ("" if none). With
+    /// asynchronous checkpoints, the last one taken: committed at a later poll() or at sync().
     const std::string& last_path() const noexcept;
     /// Sequence number of the last version written or restored (0 if none).
     std::uint64_t sequence() const noexcept;

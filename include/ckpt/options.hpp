@@ -31,6 +31,12 @@ struct Mode {
     bool periodic = false;  ///< checkpoint every `interval` or `every` steps
 };
 
+/// What a checkpoint that comes due while Options::async checkpoints are already in flight does.
+enum class AsyncBusy {
+    Wait,  ///< finish the oldest in flight (durable and committed), then take this one
+    Skip,  ///< take none this time, with a log line; the next one that comes due is taken
+};
+
 /// Every knob, with its built-in default. Values set in code are overridden by CKPT_* variables,
 /// which are overridden by command-line flags (resolve_options below).
 struct Options {
@@ -52,10 +58,17 @@ struct Options {
     /// A restore refuses a checkpoint holding entries nothing protects (else: a warning each).
     /// CKPT_STRICT_RESTORE.
     bool strict_restore = false;
+    /// Asynchronous checkpoints (docs/async.md): at most this many written in the background at
+    /// once, the application blocked only while its state is copied; 0 = synchronous (durable
+    /// before checkpoint()/poll() returns). `--checkpoint async[=N]`, CKPT_ASYNC.
+    unsigned async = 0;
+    /// What a checkpoint that comes due while `async` are in flight does. `async_busy=`,
+    /// CKPT_ASYNC_BUSY: wait or skip.
+    AsyncBusy async_busy = AsyncBusy::Wait;
 
     /// Where each non-default value came from, keyed by field name (mode, interval, every, depth,
     /// dir, name, restart, checkpoint_signal, term_signals, exit_code, halt, verbose,
-    /// strict_restore), e.g.
+    /// strict_restore, async, async_busy), e.g.
     /// "600s (from CKPT_INTERVAL=10, unit min)". Filled by resolve_options(); a caller may preset
     /// entries for values it sets (a batch hook's request), which are kept unless overridden.
     std::map<std::string, std::string> origin;

@@ -9,7 +9,9 @@
  *   CKPT_FAULT_PATH=<substring>   only calls on paths (or fds whose /proc/self/fd link) containing it
  *   CKPT_FAULT_CALL=<kind>[,...]  the calls that count towards n: fsync, pwrite, ... or any
  *   CKPT_FAULT_N=<n>              act on the n-th matching call (1-based); unset: count only
- *   CKPT_FAULT_ACTION=kill|kill-after|eio|enospc
+ *   CKPT_FAULT_ACTION=kill|kill-after|eio|enospc|delay
+ *   CKPT_FAULT_DELAY_MS=<ms>      delay: sleep this long (default 2000), then make the call (a slow
+ *                                 disk, long enough to signal the process while it waits)
  *   CKPT_FAULT_RANK=<r>|all       which rank acts (PMI_RANK, set by hydra; 0 without a launcher)
  *   CKPT_FAULT_STICKY=1           every matching call from the n-th on fails (a disk that keeps failing)
  *   CKPT_FAULT_ARMED=0|1          counting starts armed (default 1) or waits for ckpt_fault_arm(1)
@@ -40,6 +42,7 @@
 #include <sys/statvfs.h>
 #include <sys/types.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
 #define EXPORT __attribute__((visibility("default")))
@@ -53,7 +56,7 @@ static const char* const kind_names[K_COUNT] = {
     "open", "close", "read", "pread", "write", "pwrite", "writev", "lseek", "fsync", "fdatasync",
     "ftruncate", "fallocate", "posix_fallocate", "rename", "unlink", "lock", "stat", "statfs", "opendir"};
 
-enum action { A_NONE, A_KILL, A_KILL_AFTER, A_EIO, A_ENOSPC };
+enum action { A_NONE, A_KILL, A_KILL_AFTER, A_EIO, A_ENOSPC, A_DELAY };
 
 /* ---- configuration (read once, in the constructor) ---------------------------------------- */
 static int cfg_active;            /* 0: inert (the launcher itself, or nothing configured) */
@@ -63,6 +66,7 @@ static long cfg_n;                /* 0: count only */
 static int cfg_action = A_NONE;
 static int cfg_rank_all = 1, cfg_rank = -1;
 static int cfg_sticky;
+static long cfg_delay_ms = 2000;
 static char cfg_count_file[512];
 static char cfg_hit_file[512];
 static int my_rank;
@@ -265,7 +269,7 @@ static int act_for(int kind, const char* path, int fd) {
             if (act != A_NONE) {
                 atomic_fetch_add(&injected, 1);
                 char line[256], *p = line, *end = line + sizeof line - 2;
-                static const char* const what[] = {"", "kill", "kill after the call", "EIO", "ENOSPC"};
+                static const char* const what[] = {"", "kill", "kill after the call", "EIO", "ENOSPC", "delay"};
                 p = put_str(p, end, "fault_shim: rank ");
                 p = put_long(p, end, my_rank);
                 p = put_str(p, end, ": ");
@@ -316,6 +320,13 @@ static int before(int act) {
     if (act == A_ENOSPC) {
         errno = ENOSPC;
         return 1;
+    }
+    if (act == A_DELAY) {
+        const int saved = errno;
+        struct timespec left = {cfg_delay_ms / 1000, (cfg_delay_ms % 1000) * 1000000L};
+        while (nanosleep(&left, &left) != 0 && errno == EINTR) {
+        }
+        errno = saved;
     }
     return 0;
 }
@@ -414,7 +425,8 @@ __attribute__((constructor)) static void init(void) {
         else if (strcmp(v, "kill-after") == 0) cfg_action = A_KILL_AFTER;
         else if (strcmp(v, "eio") == 0) cfg_action = A_EIO;
         else if (strcmp(v, "enospc") == 0) cfg_action = A_ENOSPC;
-        else say("fault_shim: unknown CKPT_FAULT_ACTION (kill, kill-after, eio, enospc); counting only\n");
+        else if (strcmp(v, "delay") == 0) cfg_action = A_DELAY;
+        else say("fault_shim: unknown CKPT_FAULT_ACTION (kill, kill-after, eio, enospc, delay); counting only\n");
     }
     if (cfg_action == A_NONE) cfg_n = 0;
     if ((v = getenv("CKPT_FAULT_RANK")) && strcmp(v, "all") != 0) {
@@ -422,6 +434,7 @@ __attribute__((constructor)) static void init(void) {
         cfg_rank = atoi(v);
     }
     cfg_sticky = (v = getenv("CKPT_FAULT_STICKY")) && strcmp(v, "1") == 0;
+    if ((v = getenv("CKPT_FAULT_DELAY_MS"))) cfg_delay_ms = atol(v);
     if ((v = getenv("CKPT_FAULT_COUNT_FILE"))) copy_str(cfg_count_file, v, sizeof cfg_count_file);
     if ((v = getenv("CKPT_FAULT_HIT_FILE"))) copy_str(cfg_hit_file, v, sizeof cfg_hit_file);
     atomic_store(&armed, !((v = getenv("CKPT_FAULT_ARMED")) && strcmp(v, "0") == 0));

@@ -6,6 +6,10 @@
 //   exit_paths guard-app-init DIR   calls MPI_Init itself, returns main_guard(...) without MPI_Finalize;
 //                                   rank 0 asks to checkpoint and exit at step 5 (status 85)
 //   exit_paths finalize-first DIR   calls MPI_Finalize while the Checkpointer still exists
+//   exit_paths async-finalize-first DIR   the same with an asynchronous checkpoint still in flight:
+//                                   MPI_Finalize must drain and commit it (docs/async.md)
+//   exit_paths async-single DIR     asynchronous checkpoints under MPI_Init's MPI_THREAD_SINGLE:
+//                                   a ConfigError from the constructor (64)
 #include <ckpt.hpp>
 
 #include <mpi.h>
@@ -16,6 +20,7 @@
 #include <cstring>
 #include <string>
 #include <thread>
+#include <vector>
 
 namespace {
 ckpt::Options in(const char* dir, ckpt::RestartKind restart) {
@@ -28,7 +33,8 @@ ckpt::Options in(const char* dir, ckpt::RestartKind restart) {
 
 int main(int argc, char** argv) {
     if (argc != 3) {
-        std::fprintf(stderr, "usage: exit_paths write|uncaught|bad-option|guard-app-init|finalize-first DIR\n");
+        std::fprintf(stderr, "usage: exit_paths write|uncaught|bad-option|guard-app-init|finalize-first|"
+                             "async-finalize-first|async-single DIR\n");
         return 2;
     }
     const std::string mode = argv[1];
@@ -80,6 +86,27 @@ int main(int argc, char** argv) {
         cp.checkpoint();
         MPI_Finalize();  // the adopter's order: domain deleted, MPI finalised, then cp goes
         std::puts("finalized");
+        return 0;
+    }
+    if (mode == "async-finalize-first") {
+        int provided = 0;
+        MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided);
+        std::vector<double> a(1 << 20, 1.5);
+        ckpt::Options o = in(dir, ckpt::RestartKind::None);
+        o.async = 1;
+        ckpt::Checkpointer cp(o);
+        cp.protect("a", a);
+        cp.checkpoint();  // returns before the data is durable
+        MPI_Finalize();   // drains: the version is committed here
+        std::puts("finalized");
+        return 0;
+    }
+    if (mode == "async-single") {
+        MPI_Init(&argc, &argv);  // MPICH: MPI_THREAD_SINGLE
+        ckpt::Options o = in(dir, ckpt::RestartKind::None);
+        o.async = 1;
+        ckpt::Checkpointer cp(o);  // throws ConfigError on every rank
+        std::puts("not reached");
         return 0;
     }
     std::fprintf(stderr, "exit_paths: unknown mode %s\n", argv[1]);

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Exit paths of real MPI programs (tests/integration/exit_paths.cpp).
-#   usage: exit_paths.sh PROGRAM RANKS CASE      CASE: uncaught | bad-option | guard-app-init | finalize-first
+#   usage: exit_paths.sh PROGRAM RANKS CASE
+#   CASE: uncaught | bad-option | guard-app-init | finalize-first | async-finalize-first | async-single
 set -uo pipefail
 prog=$1 np=$2 case=$3
 work=$(mktemp -d "${TMPDIR:-/tmp}/ckpt-exit.XXXXXX")
@@ -53,6 +54,22 @@ finalize-first)
     # Counted, not matched per line: the launcher may interleave the ranks' lines ("finalizedfinalized").
     [ "$(grep -o 'finalized' "$work/out" | wc -l)" = "$np" ] || fail "not every rank finalised"
     ! grep -qi "error\|warning" "$work/out" || fail "errors after MPI_Finalize" ;;
+async-finalize-first)  # MPI_Finalize with an asynchronous checkpoint in flight commits it
+    run async-finalize-first "$work/ck"
+    no_crash
+    [ "$status" = 0 ] || fail "exit status $status, expected 0"
+    [ "$(grep -o 'finalized' "$work/out" | wc -l)" = "$np" ] || fail "not every rank finalised"
+    ! grep -qi "error\|warning" "$work/out" || fail "errors or warnings at MPI_Finalize"
+    [ -f "$work/ck/ckpt.000001.h5" ] || fail "the version in flight was not committed: $(ls -a "$work/ck")"
+    [ -z "$(find "$work/ck" -name '*.tmp')" ] || fail "a temporary was left behind" ;;
+async-single)  # async under MPI_THREAD_SINGLE: one ConfigError line naming async and the fix, 64
+    run async-single "$work/ck"
+    no_crash
+    expect_status 64 '^ckpt: asynchronous checkpoints'
+    [ "$(grep -c "^ckpt: " "$work/out")" = 1 ] || fail "not exactly one message line"
+    grep -q '^ckpt: asynchronous checkpoints (async=1) .*MPI_THREAD_SINGLE.*MPI_THREAD_FUNNELED' "$work/out" ||
+        fail "not the ConfigError naming the thread levels"
+    ! grep -q "not reached" "$work/out" || fail "went on after the error" ;;
 *) echo "unknown case $case" >&2; exit 2 ;;
 esac
 echo "$case at $np ranks: ok"

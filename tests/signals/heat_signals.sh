@@ -2,6 +2,8 @@
 # Real signals to a real MPI job: the `heat` example under mpiexec, signalled mid-run.
 #   usage: heat_signals.sh BUILD_DIR RANKS CASE
 # CASE: usr1 | term | term_without_shutdown | every_depth | interval_depth | enospc | enospc_data | bad_options
+#       | async_same_result | async_kill9 | async_term | async_enospc (asynchronous checkpoints,
+#       docs/async.md; kill9 and term need CKPT_FAULT_SHIM, tests/faults/fault_shim.c)
 # `mpiexec -disable-auto-cleanup`: MPICH 4.0's hydra (Debian 12) sometimes reports 0 instead of
 # the ranks' common exit status when several ranks exit non-zero together (MPICH issue 7057).
 set -euo pipefail
@@ -141,5 +143,86 @@ bad_options)  # exit 64 naming the option or variable and the value; 66 and 65 f
     truncate -s 100 "$work/ck/ckpt.000002.h5"
     expect 65 ckpt.000002.h5 -- "$heat" --steps 4 --n 16 --restart 2 "${d[@]}"
     echo "bad_options: every bad value exits with its contract status and names itself" ;;
+async_same_result)  # every=20,async: the same result as without; a resume from the newest version matches too
+    ref=$(reference)
+    run "${args[@]}" --checkpoint every=20,async,depth=3 --checkpoint-dir "$work/ck" >"$work/run.log"
+    [ "$(tail -n 1 "$work/run.log")" = "$ref" ] || fail "async checksum $(tail -n 1 "$work/run.log") != $ref"
+    [ "$(versions "$work/ck")" = "ckpt.000018.h5 ckpt.000019.h5 ckpt.000020.h5 " ] ||
+        fail "versions: '$(versions "$work/ck")'"
+    [ -z "$(find "$work/ck" -name '*.tmp')" ] || fail "a temporary was left behind"
+    rm "$work/ck/ckpt.000020.h5"  # resume from step 380, not from the end
+    run "${args[@]}" --checkpoint-dir "$work/ck" --checkpoint none --restart latest >"$work/resume.log"
+    grep -q "^restored step 380" "$work/resume.log" || fail "resume did not restore step 380: $(cat "$work/resume.log")"
+    [ "$(tail -n 1 "$work/resume.log")" = "$ref" ] || fail "resumed checksum $(tail -n 1 "$work/resume.log") != $ref"
+    echo "async_same_result: 20 asynchronous versions, the same result $ref, resumed to it" ;;
+async_kill9)  # rank 1 killed (SIGKILL, by the shim) inside the third background flush's fsync
+    [ -n "${CKPT_FAULT_SHIM:-}" ] || fail "CKPT_FAULT_SHIM is not set"
+    ref=$(reference)
+    # Each version costs rank 1 two fsyncs of its .h5.tmp: HDF5's metadata flush, on the
+    # application's thread, then the worker's, after its pwrites (rank 0 has a third, the
+    # commit's). Rank 1's 6th is version 3's worker; the launcher then ends every rank.
+    set +e
+    env LD_PRELOAD="$CKPT_FAULT_SHIM" CKPT_FAULT_PATH=.h5.tmp CKPT_FAULT_CALL=fsync CKPT_FAULT_N=6 \
+        CKPT_FAULT_ACTION=kill CKPT_FAULT_RANK=1 \
+        mpiexec -n "$np" "$heat" "${args[@]}" --checkpoint every=20,async,depth=5 --checkpoint-dir "$work/ck" \
+        >"$work/run.log" 2>&1
+    status=$?
+    set -e
+    [ "$status" != 0 ] || fail "the killed job exited 0: $(cat "$work/run.log")"
+    grep -q "fault_shim: rank .*: fsync #6 .*: kill" "$work/run.log" || fail "the shim did not kill: $(cat "$work/run.log")"
+    [ "$(versions "$work/ck")" = "ckpt.000001.h5 ckpt.000002.h5 " ] || fail "versions after the kill: '$(versions "$work/ck")'"
+    [ -e "$work/ck/ckpt.000003.h5.tmp" ] || fail "no temporary of the version in flight: $(ls -a "$work/ck")"
+    run "${args[@]}" --checkpoint-dir "$work/ck" --checkpoint none --restart latest >"$work/resume.log"
+    grep -q "^restored step 40" "$work/resume.log" || fail "resume did not restore step 40: $(cat "$work/resume.log")"
+    [ "$(tail -n 1 "$work/resume.log")" = "$ref" ] || fail "resumed checksum $(tail -n 1 "$work/resume.log") != $ref"
+    echo "async_kill9: killed in version 3's flush; versions 1 and 2 intact, resumed from step 40 to $ref" ;;
+async_term)  # TERM while a flush waits on a slow fsync (the shim sleeps 3 s in it): exit 85, both versions durable
+    # Version 1 at step 20 sleeps in its fsync; the periodic ones due meanwhile are skipped
+    # (async_busy=skip); the TERM's shutdown checkpoint waits for version 1, then is version 2.
+    [ -n "${CKPT_FAULT_SHIM:-}" ] || fail "CKPT_FAULT_SHIM is not set"
+    ref=$(reference)
+    export LD_PRELOAD="$CKPT_FAULT_SHIM" CKPT_FAULT_PATH=.h5.tmp CKPT_FAULT_CALL=fsync CKPT_FAULT_N=2 \
+        CKPT_FAULT_ACTION=delay CKPT_FAULT_DELAY_MS=3000 CKPT_FAULT_RANK=all
+    start "$work/ck" --checkpoint every=20,async,async_busy=skip,depth=5
+    sleep 1
+    kill -TERM "$job"
+    finish
+    unset LD_PRELOAD
+    [ "$status" = 85 ] || fail "exit $status after TERM during a flush, expected 85: $(cat "$work/run.log")"
+    grep -q "fault_shim: rank .*: fsync #2 .*: delay" "$work/run.log" || fail "the shim did not delay: $(cat "$work/run.log")"
+    grep -q "with exit status 85 after writing .*ckpt.000002.h5" "$work/run.log" || fail "no shutdown version: $(cat "$work/run.log")"
+    grep -q "skipped a checkpoint at step 40: 1 asynchronous checkpoint is still being written (async_busy=skip)" \
+        "$work/run.log" || fail "no skip at step 40: $(cat "$work/run.log")"
+    [ "$("$CKPT_COMMAND" info "$work/ck/ckpt.000001.h5" | sed -n 's/^step  *\([0-9]*\)$/\1/p')" = 20 ] ||
+        fail "version 1 is not step 20: $("$CKPT_COMMAND" info "$work/ck/ckpt.000001.h5")"
+    [ "$(versions "$work/ck")" = "ckpt.000001.h5 ckpt.000002.h5 " ] || fail "versions after TERM: '$(versions "$work/ck")'"
+    [ -z "$(find "$work/ck" -name '*.tmp')" ] || fail "a temporary was left behind"
+    "$CKPT_COMMAND" verify "$work/ck" >/dev/null || fail "ckpt verify of the directory failed"
+    run "${args[@]}" --checkpoint-dir "$work/ck" --restart latest >"$work/resume.log"
+    [ "$(tail -n 1 "$work/resume.log")" = "$ref" ] || fail "resumed checksum $(tail -n 1 "$work/resume.log") != $ref"
+    echo "async_term: exit 85 after the flush in flight and the shutdown checkpoint, both durable; resumed to $ref" ;;
+async_enospc)  # a background write hits a full disk: exit 74 on every rank, older versions intact, nothing left
+    [ "$(id -u)" = 0 ] || { echo "SKIP: needs root to mount a small tmpfs"; exit 77; }
+    args=(--steps 400 --n 512 --sleep-ms 10)
+    mkdir "$work/small"
+    mount -t tmpfs -o size=8m tmpfs "$work/small" 2>/dev/null || { echo "SKIP: cannot mount a tmpfs here"; exit 77; }
+    trap 'umount "$work/small" 2>/dev/null; rm -rf "$work"' EXIT
+    run --steps 20 --n 512 --checkpoint every=10 --checkpoint-dir "$work/small/ck" >/dev/null
+    before=$(cd "$work/small/ck" && md5sum ckpt.*.h5)
+    avail=$(df --output=avail -k "$work/small" | tail -n 1)
+    dd if=/dev/zero of="$work/small/filler" bs=1k count=$((avail - 1024)) 2>/dev/null || true
+    set +e
+    run "${args[@]}" --checkpoint every=5,async --checkpoint-dir "$work/small/ck" --restart latest >"$work/run.log" 2>&1
+    status=$?
+    set -e
+    [ "$status" = 74 ] || fail "exit $status after a background ENOSPC, expected 74: $(cat "$work/run.log")"
+    grep -q "pwrite of an asynchronous checkpoint's data failed: No space left on device" "$work/run.log" ||
+        fail "no error naming the background pwrite and ENOSPC: $(cat "$work/run.log")"
+    [ "$(grep -c "No space left on device" "$work/run.log")" -ge 1 ] || fail "$(cat "$work/run.log")"
+    after=$(cd "$work/small/ck" && md5sum ckpt.*.h5)
+    [ "$before" = "$after" ] || fail "versions changed: before '$before' after '$after'"
+    left=$(cd "$work/small/ck" && ls | grep -v '^ckpt\.00000[12]\.h5$' || true)
+    [ -z "$left" ] || fail "left on the full disk: $left"
+    echo "async_enospc: exit 74 on every rank, versions intact, nothing left" ;;
 *) fail "unknown case" ;;
 esac

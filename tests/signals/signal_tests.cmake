@@ -19,6 +19,16 @@ if(CKPT_BUILD_EXAMPLES)
       set_tests_properties(${name} PROPERTIES PROCESSORS ${np} LABELS signals TIMEOUT 300 SKIP_RETURN_CODE 77)
     endforeach()
   endforeach()
+  # Asynchronous checkpoints (docs/async.md): the same result; SIGKILL inside a background flush;
+  # TERM while one waits on a slow fsync; a background ENOSPC (root only, skipped otherwise).
+  foreach(case async_same_result async_kill9 async_term async_enospc)
+    foreach(np 2 4)
+      set(name signals.heat_${case}.np${np})
+      add_test(NAME ${name} COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/signals/heat_signals.sh ${PROJECT_BINARY_DIR} ${np} ${case})
+      set_tests_properties(${name} PROPERTIES PROCESSORS ${np} LABELS "signals;async" TIMEOUT 300 SKIP_RETURN_CODE 77
+                           ENVIRONMENT "CKPT_FAULT_SHIM=$<TARGET_FILE:ckpt_fault_shim>;CKPT_COMMAND=${PROJECT_BINARY_DIR}/tools/ckpt")
+    endforeach()
+  endforeach()
   add_test(NAME signals.heat_bad_options_exit_with_contract_status
            COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/signals/heat_signals.sh ${PROJECT_BINARY_DIR} 1 bad_options)
   set_tests_properties(signals.heat_bad_options_exit_with_contract_status PROPERTIES LABELS signals TIMEOUT 120)

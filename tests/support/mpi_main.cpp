@@ -11,7 +11,8 @@
 #include <sstream>
 
 int main(int argc, char** argv) {
-    MPI_Init(&argc, &argv);
+    int provided = 0;  // FUNNELED: the suites also run with asynchronous checkpoints (CKPT_TEST_ASYNC)
+    MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided);
     int rank = 0;
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
 

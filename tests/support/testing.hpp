@@ -78,12 +78,14 @@ private:
     MPI_Comm comm_ = MPI_COMM_SELF;
 };
 
-/// Options for a checkpointer writing into `dir`, independent of the process environment.
+/// Options for a checkpointer writing into `dir`, independent of the process environment, except
+/// for CKPT_TEST_ASYNC=N: the MPI suites run a second time with asynchronous checkpoints.
 inline Options options_in(const std::string& dir, RestartKind restart = RestartKind::None, unsigned depth = 2) {
     Options o;
     o.dir = dir;
     o.depth = depth;
     o.restart.kind = restart;
+    if (const char* async = std::getenv("CKPT_TEST_ASYNC")) o.async = static_cast<unsigned>(std::atoi(async));
     return o;
 }
 

@@ -602,6 +602,30 @@ TEST_CASE("values set in code are validated like any other", "[unit][options]") 
     }
 }
 
+TEST_CASE("async and async_busy: items, variables, the bare word, and bad values", "[unit][options]") {
+    CHECK(resolve({}).async == 0);
+    CHECK(resolve({}).async_busy == ckpt::AsyncBusy::Wait);
+    const Options bare = resolve({}, {"--checkpoint", "async"});
+    CHECK(bare.async == 1);
+    CHECK(bare.mode.enabled);  // a key, not a mode word: the mode set stays
+    CHECK(bare.mode.shutdown);
+    CHECK(bare.origin.at("async") == "1 (from --checkpoint async)");
+    const Options items = resolve({}, {"--checkpoint", "every=5,async=3,async_busy=SKIP"});
+    CHECK(items.async == 3);
+    CHECK(items.every == 5);
+    CHECK(items.async_busy == ckpt::AsyncBusy::Skip);
+    const Options env = resolve({{"CKPT_ASYNC", "2"}, {"CKPT_ASYNC_BUSY", "skip"}});
+    CHECK(env.async == 2);
+    CHECK(env.async_busy == ckpt::AsyncBusy::Skip);
+    CHECK(resolve({{"CKPT_ASYNC", "2"}}, {"--checkpoint", "async=0"}).async == 0);  // the flag wins
+    CHECK_THROWS_WITH(resolve({{"CKPT_ASYNC", "17"}}), Contains("CKPT_ASYNC") && Contains("0 to 16"));
+    CHECK_THROWS_WITH(resolve({{"CKPT_ASYNC", "-1"}}), Contains("CKPT_ASYNC"));
+    CHECK_THROWS_WITH(resolve({}, {"--checkpoint", "async_busy=drop"}), Contains("async_busy=drop") && Contains("wait or skip"));
+    Options code;
+    code.async = 40;
+    CHECK_THROWS_WITH(resolve({}, {}, &code), Contains("Options::async") && Contains("40"));
+}
+
 TEST_CASE("origins say where each value came from, with its unit", "[unit][options]") {
     const Options o = resolve({{"CKPT_INTERVAL", "10"}, {"CKPT_HALT_SECONDS", "300"}},
                               {"--checkpoint", "depth=3", "--checkpoint-signal", "12"});
@@ -632,7 +656,9 @@ TEST_CASE("describe prints one line per knob with value, unit and origin", "[uni
           "ckpt: exit_code=85 (default)\n"
           "ckpt: halt=0s (default)\n"
           "ckpt: verbose=false (default)\n"
-          "ckpt: strict_restore=false (default)\n");
+          "ckpt: strict_restore=false (default)\n"
+          "ckpt: async=0 (default)\n"
+          "ckpt: async_busy=wait (default)\n");
     SECTION("unresolved options print values without origins") {
         Options raw;
         raw.depth = 9;

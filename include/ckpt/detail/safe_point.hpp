@@ -16,6 +16,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 
@@ -30,6 +31,19 @@ struct Due {
     bool checkpoint = false;  ///< a checkpoint is wanted (signal, request, interval)
     bool leave = false;       ///< the job must end at this safe point (halt, exit request)
     int signal = 0;           ///< the highest terminating signal received (0 = none)
+    /// Asynchronous checkpoints: how many every rank has finished writing, and whether one of
+    /// them failed on some rank (docs/async.md). Not deferred by a CriticalSection: committing
+    /// touches no application state.
+    std::uint64_t flushed = 0;
+    bool flush_failed = false;
+    /// Whether a checkpoint or the end of the job is due (not only news of the flushes).
+    bool triggered() const noexcept { return checkpoint || leave || signal != 0; }
+};
+
+/// How far this rank's worker has got with the asynchronous checkpoints (detail/async_flush.hpp).
+struct FlushProgress {
+    std::uint64_t done = 0;  ///< finished, durable or failed, since the start
+    bool failed = false;     ///< one of them failed
 };
 
 class SafePoint {
@@ -64,6 +78,9 @@ public:
                step % static_cast<std::int64_t>(options_.every) == 0 && step != last_step && critical_depth_ == 0;
     }
 
+    /// Where poll() reads this rank's progress with asynchronous checkpoints (none: never any).
+    void watch_flushes(std::function<FlushProgress()> progress) { flushes_ = std::move(progress); }
+
     /// A checkpoint was written or restored at `when` (rank 0's clock decides the interval).
     void checkpointed_at(double when) noexcept { last_time_ = when; }
 
@@ -80,7 +97,7 @@ public:
         Counts counts{};
         bool fresh = false;  // something was agreed at this call (the same on every rank)
         if (comm_.size() == 1) {
-            if (anything_new() || clock_due()) {
+            if (anything_new() || clock_due() || flush_news()) {
                 counts = current_counts();
                 agreed = local_flags(counts);
                 fresh = true;
@@ -95,13 +112,25 @@ public:
             fresh = agreement_.step(comm_, local, agreed);
             if (fresh) counts = agreed_;
         }
+        // News of the flushes first: never deferred, and not a trigger to be merged.
+        using A = mpi::PollAgreement;
+        Due flushes;
+        bool flush_news = false;
+        if (fresh) {
+            flushes.flushed = static_cast<std::uint64_t>(-agreed[A::FlushesDone]);
+            flushes.flush_failed = agreed[A::FlushFailed] != 0;
+            agreed[A::FlushesDone] = agreed[A::FlushFailed] = 0;
+            flush_news = flushes.flush_failed || flushes.flushed > flushed_seen_;
+            flushed_seen_ = std::max(flushed_seen_, flushes.flushed);
+        }
+        const std::optional<Due> only_flushes = flush_news ? std::optional<Due>(flushes) : std::nullopt;
         if (critical_depth_ > 0) {  // remember; act at the first poll after the section
             if (fresh) {
                 merge(deferred_, agreed);
                 merge(deferred_counts_, counts);
                 deferred_any_ = true;
             }
-            return std::nullopt;
+            return only_flushes;
         }
         if (!fresh && !deferred_any_) return std::nullopt;
         merge(agreed, deferred_);
@@ -109,9 +138,9 @@ public:
         deferred_ = {};
         deferred_counts_ = {};
         deferred_any_ = false;
-        using A = mpi::PollAgreement;
-        Due due{agreed[A::Checkpoint] != 0, agreed[A::Leave] != 0, static_cast<int>(agreed[A::Signal])};
-        if (!due.checkpoint && !due.leave && due.signal == 0) return std::nullopt;
+        Due due{agreed[A::Checkpoint] != 0, agreed[A::Leave] != 0, static_cast<int>(agreed[A::Signal]),
+                flushes.flushed, flushes.flush_failed};
+        if (!due.triggered()) return only_flushes;
         answer(counts, agreed[A::CheckpointSignal] != 0);
         return due;
     }
@@ -146,6 +175,13 @@ private:
                requests_[1].load(std::memory_order_relaxed) != seen_[request_exit];
     }
 
+    /// Size 1: whether the worker has finished or failed something not reported yet.
+    bool flush_news() const {
+        if (!flushes_) return false;
+        const FlushProgress p = flushes_();
+        return p.failed || p.done > flushed_seen_;
+    }
+
     bool interval_due(double now) const noexcept {
         return options_.mode.periodic && options_.interval.count() > 0 && now - last_time_ >= options_.interval.count();
     }
@@ -173,6 +209,11 @@ private:
         if (fresh(request_exit)) f[A::Leave] = 1;
         for (int sig : options_.term_signals)
             if (fresh(static_cast<std::size_t>(sig))) f[A::Signal] = std::max<std::int64_t>(f[A::Signal], sig);
+        if (flushes_) {
+            const FlushProgress p = flushes_();
+            f[A::FlushesDone] = -static_cast<std::int64_t>(p.done);
+            f[A::FlushFailed] = p.failed ? 1 : 0;
+        }
         if (comm_.rank() == 0) {  // time decisions: rank 0's clock only
             const double now = now_seconds();
             if (interval_due(now)) f[A::Checkpoint] = 1;
@@ -223,6 +264,8 @@ private:
     Counts deferred_counts_{};
     bool deferred_any_ = false;  ///< deferred_ holds an agreed decision (the same on every rank)
     int critical_depth_ = 0;
+    std::function<FlushProgress()> flushes_;
+    std::uint64_t flushed_seen_ = 0;  ///< the most flushes agreed finished everywhere, so far
 };
 
 }  // namespace ckpt::detail

@@ -314,6 +314,14 @@ inline void check_file_size_limit(const std::string& path, std::uint64_t bound) 
     raise(IoError(std::move(i)));
 }
 
+/// Where an asynchronous checkpoint's raw data goes (docs/async.md): per node, the file address
+/// of its dataset and of its layout table (none: an empty dataset, or a group), and this rank's
+/// part of each leaf's sequence (as write_file computes them).
+struct Placement {
+    std::vector<std::optional<std::uint64_t>> data, layout;
+    std::vector<std::uint64_t> counts, offsets, totals;
+};
+
 /// Collective. Writes `nodes` (identical structure on every rank, already agreed) into a new file.
 /// A failure on any rank, at any step, throws the same error on every rank: the ranks agree after
 /// each step (one small reduction; nine per file, whatever the number of entries below 2048), so
@@ -330,8 +338,12 @@ inline void check_file_size_limit(const std::string& path, std::uint64_t bound) 
 ///
 /// Rank 0 creates the file itself first, exclusively (never through a file or link someone else
 /// put at the name), and returns its identity, for the commit to check that it renames that file.
+///
+/// With `placement`, the file gets its metadata only: every dataset is created and allocated at
+/// a fixed address, given in `placement`, and the file is closed without raw data or layout
+/// rows, which each rank then writes there itself with plain POSIX calls (write_placed()).
 inline FileIdentity write_file(const std::string& path, const mpi::Comm& comm, const std::vector<SaveNode>& nodes,
-                               const FileMeta& meta) {
+                               const FileMeta& meta, Placement* placement = nullptr) {
     FileIdentity created;
     // Elements each rank adds to each leaf's dataset: a replicated leaf stores rank 0's only.
     std::vector<std::uint64_t> counts;
@@ -340,7 +352,9 @@ inline FileIdentity write_file(const std::string& path, const mpi::Comm& comm, c
     std::vector<std::uint64_t> offsets = comm.exscan_sum(counts);
     std::vector<std::uint64_t> totals = counts;
     if (!totals.empty()) comm.allreduce(totals.data(), static_cast<int>(totals.size()), MPI_SUM);
-    BackgroundChecksums sums(nodes, offsets, totals);  // needed only for the layout tables, written last
+    // Needed only for the layout tables, written last (placed: by each rank, from its own sums).
+    std::optional<BackgroundChecksums> sums;
+    if (!placement) sums.emplace(nodes, offsets, totals);
 
     mpi::Outcome local;
     // Before anything is created: a write that cannot fit fails here, cleanly, on every rank.
@@ -410,19 +424,35 @@ inline FileIdentity write_file(const std::string& path, const mpi::Comm& comm, c
         local.run([&] { file->flush(); });
         ok = all_ok();
     }
-    if (ok) {
+    if (ok && placement) {
+        local.run([&] {
+            placement->data.assign(nodes.size(), std::nullopt);
+            placement->layout.assign(nodes.size(), std::nullopt);
+            for (std::size_t i = 0; i < nodes.size(); ++i) {
+                if (nodes[i].is_group()) continue;
+                placement->data[i] = file->address(made[i].data);
+                placement->layout[i] = file->address(made[i].layout);
+                if (!placement->layout[i] || (totals[i] > 0 && !placement->data[i]))
+                    raise(IoError({"HDF5 allocated no storage for a dataset", path, nodes[i].path, -1, {}}));
+            }
+            placement->counts = counts;
+            placement->offsets = offsets;
+            placement->totals = totals;
+        });
+        ok = all_ok();
+    } else if (ok) {
         write_blocks(*file, nodes, made, local);
         write_data(*file, comm, nodes, made, counts, offsets, totals, local);
         ok = all_ok();
     }
-    if (ok) {
+    if (ok && !placement) {
         local.run([&] { file->flush(); });  // collective: MPI_File_sync (no metadata is left)
         ok = all_ok();
     }
-    if (ok) {
+    if (ok && !placement) {
         // The layout tables hold the checksums, hashed meanwhile. Rank 0 writes them after the
         // data's fsync; its fsync of the file at the commit makes them durable.
-        const std::vector<std::uint64_t> rows = layout_rows(nodes, offsets, sums.get());
+        const std::vector<std::uint64_t> rows = layout_rows(nodes, offsets, sums->get());
         const std::vector<std::uint64_t> gathered = comm.gather(rows);
         if (comm.rank() == 0)
             local.run([&] { write_layouts(*file, nodes, made, gathered, rows.size(), static_cast<std::size_t>(comm.size())); });

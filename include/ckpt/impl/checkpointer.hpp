@@ -5,6 +5,7 @@
 
 #include "ckpt/checkpointer.hpp"
 #include "ckpt/codec.hpp"
+#include "ckpt/detail/async_flush.hpp"
 #include "ckpt/detail/atomic_commit.hpp"
 #include "ckpt/detail/control.hpp"
 #include "ckpt/detail/io_watchdog.hpp"
@@ -16,6 +17,7 @@
 #include "ckpt/detail/safe_point.hpp"
 #include "ckpt/detail/spread.hpp"
 #include "ckpt/detail/store.hpp"
+#include "ckpt/detail/worker.hpp"
 #include "ckpt/impl/codec.hpp"
 #include "ckpt/impl/options.hpp"
 #include "ckpt/leave.hpp"
@@ -115,8 +117,35 @@ struct Checkpointer::Impl {
             warn("halt=" + detail::format_seconds(options_.halt) +
                  " has no end time to count down from: set CKPT_END_TIME (or run under Slurm with a time limit)");
         if (options_.mode.none) return;  // nothing will ever be written: leave signals alone
+        if (options_.async > 0) start_async();
         take_job_lock();
         triggers_.install_signals();
+    }
+
+    /// Asynchronous checkpoints: the worker makes no MPI call, so the main thread must be
+    /// allowed to call MPI while another thread runs (MPI_THREAD_FUNNELED); MPI_Finalize drains
+    /// what is still in flight (an attribute of MPI_COMM_SELF, deleted first thing in it).
+    void start_async() {
+        int provided = MPI_THREAD_SINGLE;
+        MPI_Query_thread(&provided);
+        if (provided < MPI_THREAD_FUNNELED) {
+            ErrorInfo i("asynchronous checkpoints (async=" + std::to_string(options_.async) +
+                            ") write on a background thread, and MPI was initialised with MPI_THREAD_SINGLE",
+                        "", "", -1,
+                        "initialise MPI with MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided) (or let "
+                        "ckpt initialise it), or checkpoint synchronously (async=0)");
+            i.option = "async";
+            i.value = std::to_string(options_.async);
+            detail::raise(ConfigError(std::move(i)));
+        }
+        triggers_.watch_flushes([this] { return detail::FlushProgress{flushes_.done(), flushes_.failed()}; });
+        detail::mpi::check(MPI_Comm_create_keyval(MPI_COMM_NULL_COPY_FN, &drain_at_finalize, &finalize_key_, nullptr),
+                           "MPI_Comm_create_keyval");
+        detail::mpi::check(MPI_Comm_set_attr(MPI_COMM_SELF, finalize_key_, this), "MPI_Comm_set_attr");
+    }
+    static int drain_at_finalize(MPI_Comm, int, void* self, void*) {
+        static_cast<Impl*>(self)->finish_flushes();
+        return MPI_SUCCESS;
     }
 
     void restore_entry(detail::FileSource& source, const detail::Entry& e, std::vector<std::string>& absent);
@@ -158,6 +187,13 @@ struct Checkpointer::Impl {
     }
 
     ~Impl() {
+        finish_flushes();
+        int finalized = 0;
+        MPI_Finalized(&finalized);
+        if (finalize_key_ != MPI_KEYVAL_INVALID && !finalized) {
+            MPI_Comm_delete_attr(MPI_COMM_SELF, finalize_key_);  // runs drain_at_finalize: nothing left
+            MPI_Comm_free_keyval(&finalize_key_);
+        }
         join_rotation();
         release_directory();
     }
@@ -169,13 +205,23 @@ struct Checkpointer::Impl {
     void restore_from(const std::string& path);
     void quarantine(const std::string& path) const;
     bool poll_impl(std::int64_t step, bool have_step);
-    std::string write_version(const detail::Target& target);
+    std::string write_version(const detail::Target& target, bool durable);
+    std::string stage_version(detail::mpi::Outcome& local, std::vector<detail::SaveNode> nodes, const detail::Target& target,
+                              const detail::FileMeta& meta, const std::string& tmp, const std::string& final_path,
+                              double started);
+    void settle_flushes(const detail::Due& due);
+    void drain(std::size_t keep);
+    void commit_oldest();
+    void abandon_flushes();
+    void finish_flushes() noexcept;
+    void start_rotation(const detail::Target& target, std::uint64_t seq);
     bool act(const detail::Due& due);
     std::optional<detail::control::Request> claim_request();
     void answer(const std::optional<detail::control::Request>& request, bool ok, int status, const std::string& file,
                 double seconds, const std::string& msg);
     void leave(int status);
     void join_rotation();
+    void join_rotation_failures();
     void make_pid_file();
     void take_job_lock();
     void release_directory() noexcept;
@@ -207,9 +253,14 @@ struct Checkpointer::Impl {
     bool leaving_ = false;
     int exit_status_ = 0;
 
-    // Rotation runs on rank 0 in the background; joined before the directory is listed again.
-    std::thread rotation_;
-    std::vector<std::string> rotation_failures_;
+    int finalize_key_ = MPI_KEYVAL_INVALID;
+    std::mutex rotation_mutex_;
+    std::vector<std::string> rotation_failures_;  ///< under rotation_mutex_ (the worker adds)
+    detail::Flushes flushes_;  ///< asynchronous checkpoints in flight, oldest first
+    // Rank 0's rotation, and every rank's share of the asynchronous checkpoints, run on the
+    // worker, in order; the directory is listed again for a restore only once it is idle. Last:
+    // destroyed first, so its thread ends before anything its jobs use.
+    detail::Worker worker_;
 };
 
 // The public members: each forwards to the state behind the pointer. ----------------------------
@@ -256,7 +307,10 @@ CKPT_INLINE int Checkpointer::exit_status() const noexcept { return impl_->exit_
 CKPT_INLINE const Options& Checkpointer::options() const noexcept { return impl_->options_; }
 CKPT_INLINE int Checkpointer::rank() const noexcept { return impl_->comm_.rank(); }
 CKPT_INLINE int Checkpointer::size() const noexcept { return impl_->comm_.size(); }
-CKPT_INLINE void Checkpointer::sync() { impl_->join_rotation(); }
+CKPT_INLINE void Checkpointer::sync() {
+    impl_->drain(0);
+    impl_->join_rotation();
+}
 CKPT_INLINE const std::string& Checkpointer::last_path() const noexcept { return impl_->last_path_; }
 CKPT_INLINE std::uint64_t Checkpointer::sequence() const noexcept { return impl_->sequence_; }
 
@@ -445,6 +499,7 @@ inline bool Checkpointer::Impl::restore(const RestartSpec& what) {
     restored_ = true;
     if (what.kind == RestartKind::None) return false;
     const bool fall_back = what.kind == RestartKind::Latest || what.kind == RestartKind::Auto;
+    drain(0);
     join_rotation();
     check_restore_declarations();
     auto paths = candidates(what);
@@ -484,10 +539,21 @@ inline std::string Checkpointer::Impl::checkpoint() {
     if (triggers_.in_critical())
         detail::raise(UsageError({"checkpoint() called inside a ckpt::CriticalSection", "", "", -1,
                                   "call it after the section ends, or let poll() defer it"}));
-    return write_version({options_.dir, options_.name, options_.depth});
+    return write_version({options_.dir, options_.name, options_.depth}, false);
 }
 
-inline std::string Checkpointer::Impl::write_version(const detail::Target& target) {
+inline std::string Checkpointer::Impl::write_version(const detail::Target& target, bool durable) {
+    // Asynchronous: a bounded number in flight; the same count on every rank, so the same choice.
+    const bool async = options_.async > 0;
+    if (async && flushes_.in_flight() >= options_.async) {
+        if (options_.async_busy == AsyncBusy::Skip && !durable) {
+            warn("skipped a checkpoint at step " + std::to_string(last_poll_step_) + ": " +
+                 std::to_string(flushes_.in_flight()) + " asynchronous checkpoint" +
+                 (flushes_.in_flight() == 1 ? " is" : "s are") + " still being written (async_busy=skip)");
+            return {};
+        }
+        drain(options_.async - 1);
+    }
     const double started = detail::now_seconds();
     detail::mpi::Outcome local;
 
@@ -547,6 +613,11 @@ inline std::string Checkpointer::Impl::write_version(const detail::Target& targe
     meta.argv = argv_;  // identical on every rank: mpiexec gives every rank the same command line
     meta.cwd = cwd;
     meta.schema_version = schema_version_;
+    if (async) {
+        stage_version(local, std::move(nodes), target, meta, tmp, final_path, started);
+        if (durable) drain(0);  // a shutdown or a requester waits until it is committed
+        return final_path;
+    }
     detail::FileIdentity created;  // rank 0
     local.run([&] { created = detail::write_file(tmp, comm_, nodes, meta); });
     try {
@@ -563,15 +634,7 @@ inline std::string Checkpointer::Impl::write_version(const detail::Target& targe
             const std::string warning = detail::commit(tmp, final_path, created);
             if (!warning.empty()) warn(warning);
         });
-        join_rotation();
-        if (!local.failed())
-            rotation_ = std::thread([this, target, seq] {
-                try {
-                    rotation_failures_ = detail::rotate(target.dir, target.name, target.depth, seq);
-                } catch (const std::exception& e) {
-                    rotation_failures_ = {target.dir + " (" + e.what() + ")"};
-                }
-            });
+        if (!local.failed()) start_rotation(target, seq);
     }
     detail::mpi::agree(comm_, local);
 
@@ -589,6 +652,153 @@ inline std::string Checkpointer::Impl::write_version(const detail::Target& targe
             std::cerr << detail::written_line(final_path, bytes, finished - started, comm_.size()) << "\n";
     }
     return final_path;
+}
+
+/// The asynchronous half of write_version(), from its step 3: copy the state, write the file's
+/// metadata collectively with every dataset at a fixed address, and queue this rank's share of
+/// the raw data on the worker. The version is committed at a later poll(), once every rank's
+/// share is durable (settle_flushes), or when drained.
+inline std::string Checkpointer::Impl::stage_version(detail::mpi::Outcome& local, std::vector<detail::SaveNode> nodes,
+                                                     const detail::Target& target, const detail::FileMeta& meta,
+                                                     const std::string& tmp, const std::string& final_path,
+                                                     double started) {
+    std::unique_ptr<detail::StagedVersion> v = flushes_.make();
+    local.run([&] { v->nodes = v->staging.take(std::move(nodes)); });
+    detail::mpi::agree(comm_, local);  // the copy can fail alone (no memory): before the collective write
+    local.run([&] { v->created = detail::write_file(tmp, comm_, v->nodes, meta, &v->placement); });
+    try {
+        detail::mpi::agree(comm_, local);
+    } catch (...) {
+        if (comm_.rank() == 0) ::unlink(tmp.c_str());
+        throw;
+    }
+    v->tmp = tmp;
+    v->final_path = final_path;
+    v->dir = target.dir;
+    v->name = target.name;
+    v->depth = target.depth;
+    v->sequence = meta.sequence;
+    v->step = meta.step;
+    v->started = started;
+    for (const auto& n : v->nodes) v->bytes += n.is_group() ? 0 : n.count * detail::element_size(n.element);
+    if (options_.verbose) comm_.allreduce(&v->bytes, 1, MPI_SUM);  // the log line gives the total
+    v->blocked = detail::now_seconds() - started;
+    flushes_.submit(worker_, std::move(v), comm_.rank());
+    last_path_ = final_path;  // the version taken: committed once drained or agreed durable
+    sequence_ = meta.sequence;
+    last_step_ = last_poll_step_;
+    last_write_call_ = poll_calls_;
+    triggers_.checkpointed_at(detail::now_seconds());
+    return final_path;
+}
+
+/// Collective, at a poll() whose agreement says how many asynchronous checkpoints every rank has
+/// finished: commits those, or, if one failed on some rank, throws its error on every rank.
+inline void Checkpointer::Impl::settle_flushes(const detail::Due& due) {
+    if (flushes_.in_flight() == 0) return;  // the same on every rank
+    if (due.flush_failed) {
+        flushes_.wait_all();
+        const detail::mpi::Outcome* failed = nullptr;
+        for (const auto& v : flushes_.all())
+            if (!failed && v->outcome.failed()) failed = &v->outcome;
+        try {
+            detail::mpi::agree(comm_, failed ? *failed : detail::mpi::Outcome{});
+        } catch (...) {
+            abandon_flushes();
+            throw;
+        }
+    }
+    while (flushes_.in_flight() > 0 && flushes_.settled() < due.flushed) commit_oldest();
+}
+
+/// Collective: finishes asynchronous checkpoints, oldest first, until at most `keep` are in
+/// flight: waits for this rank's share, agrees, commits. A failure on any rank abandons every
+/// one in flight and throws the same error on every rank.
+inline void Checkpointer::Impl::drain(std::size_t keep) {
+    while (flushes_.in_flight() > keep) {
+        flushes_.wait_front();
+        try {
+            detail::mpi::agree(comm_, flushes_.front().outcome);
+        } catch (...) {
+            abandon_flushes();
+            throw;
+        }
+        commit_oldest();
+    }
+}
+
+/// Collective, once every rank's share of the oldest version in flight is durable: rank 0
+/// commits it (fsync, rename, directory fsync) and rotation follows in the background.
+inline void Checkpointer::Impl::commit_oldest() {
+    detail::StagedVersion& v = flushes_.front();
+    detail::mpi::Outcome local;
+    if (comm_.rank() == 0)
+        local.run([&] {
+            const std::string warning = detail::commit(v.tmp, v.final_path, v.created);
+            if (!warning.empty()) warn(warning);
+        });
+    try {
+        detail::mpi::agree(comm_, local);
+    } catch (...) {
+        abandon_flushes();
+        throw;
+    }
+    if (comm_.rank() == 0) start_rotation({v.dir, v.name, v.depth}, v.sequence);
+    if (options_.verbose && comm_.rank() == 0) {
+        char blocked[64];
+        std::snprintf(blocked, sizeof blocked, " asynchronously: the application waited %.3f s", v.blocked);
+        std::cerr << detail::written_line(v.final_path, v.bytes, v.durable_at - v.started, comm_.size()) << blocked
+                  << "\n";
+    }
+    flushes_.pop_front();
+    join_rotation_failures();
+}
+
+/// Every asynchronous checkpoint in flight is given up (after a failure): this rank's writes are
+/// waited for, rank 0 removes the temporaries. Older committed versions are untouched.
+inline void Checkpointer::Impl::abandon_flushes() {
+    flushes_.wait_all();
+    if (comm_.rank() == 0)
+        for (const auto& v : flushes_.all()) ::unlink(v->tmp.c_str());
+    flushes_.clear();
+}
+
+/// At destruction and at MPI_Finalize: drains what is in flight, collectively, where every rank
+/// can still take part; else only waits for this rank's writes, which then stay uncommitted.
+inline void Checkpointer::Impl::finish_flushes() noexcept {
+    if (flushes_.in_flight() == 0) return;
+    int finalized = 0;
+    MPI_Finalized(&finalized);
+    if (!finalized && std::uncaught_exceptions() == 0) {
+        try {
+            drain(0);
+            return;
+        } catch (const std::exception& e) {
+            const char* what = e.what();
+            warn(std::string("an asynchronous checkpoint failed as the checkpointer ended: ") +
+                 (std::strncmp(what, "ckpt: ", 6) == 0 ? what + 6 : what));
+        }
+    }
+    flushes_.wait_all();
+    if (flushes_.in_flight() > 0 && comm_.rank() == 0)
+        std::cerr << "ckpt: warning: " << flushes_.in_flight()
+                  << " asynchronous checkpoint(s) left uncommitted: the checkpointer ended where the ranks could not "
+                     "agree that they were durable (call sync() before MPI_Finalize or an exception)\n";
+    flushes_.clear();
+}
+
+/// Rank 0, after committing `seq`: rotation on the worker (unlinking is slow on some file systems).
+inline void Checkpointer::Impl::start_rotation(const detail::Target& target, std::uint64_t seq) {
+    worker_.submit([this, target, seq] {
+        std::vector<std::string> failed;
+        try {
+            failed = detail::rotate(target.dir, target.name, target.depth, seq);
+        } catch (const std::exception& e) {
+            failed = {target.dir + " (" + e.what() + ")"};
+        }
+        std::lock_guard<std::mutex> lock(rotation_mutex_);
+        rotation_failures_.insert(rotation_failures_.end(), failed.begin(), failed.end());
+    });
 }
 
 inline void Checkpointer::Impl::make_pid_file() {
@@ -627,8 +837,12 @@ inline void Checkpointer::Impl::release_directory() noexcept {
 }
 
 inline void Checkpointer::Impl::join_rotation() {
-    if (!rotation_.joinable()) return;
-    rotation_.join();
+    worker_.wait();
+    join_rotation_failures();
+}
+
+inline void Checkpointer::Impl::join_rotation_failures() {
+    std::lock_guard<std::mutex> lock(rotation_mutex_);
     for (auto& p : rotation_failures_) warn("rotation could not delete " + p);
     rotation_failures_.clear();
 }
@@ -640,17 +854,23 @@ inline bool Checkpointer::Impl::poll_impl(std::int64_t step, bool have_step) {
     if (!pid_file_tried_) make_pid_file();
     bool wrote = false;
     if (triggers_.step_due(step, last_step_)) {
-        write_version({options_.dir, options_.name, options_.depth});
+        wrote = !write_version({options_.dir, options_.name, options_.depth}, false).empty();
         triggers_.restart();
-        wrote = true;
     }
-    // Everything else (signals, requests, interval, halt): all ranks learn it at the same call.
+    // Everything else (signals, requests, interval, halt, finished asynchronous checkpoints): all
+    // ranks learn it at the same call.
     const auto due = triggers_.poll();
-    return (due && act(*due)) || wrote;
+    if (due) settle_flushes(*due);
+    return (due && due->triggered() && act(*due)) || wrote;
 }
 
 inline bool Checkpointer::Impl::act(const detail::Due& due) {
-    if (due.signal != 0 && !options_.mode.shutdown) {  // leave at once, writing nothing
+    if (due.signal != 0 && !options_.mode.shutdown) {  // leave at once, writing nothing new
+        try {
+            drain(0);  // what is in flight is nearly done: commit it
+        } catch (const Error& e) {
+            warn(std::string("an asynchronous checkpoint failed: ") + (e.what() + 6));
+        }
         leave(128 + due.signal);
         return false;
     }
@@ -666,7 +886,13 @@ inline bool Checkpointer::Impl::act(const detail::Due& due) {
     std::string path;
     try {
         // One write per safe point: `every=` may have just written this very state.
-        path = last_write_call_ == poll_calls_ && !request ? last_path_ : write_version(target);
+        const bool durable = must_leave || request.has_value();  // the process ends, or a requester waits
+        if (last_write_call_ == poll_calls_ && !request) {
+            if (durable) drain(0);
+            path = last_path_;
+        } else {
+            path = write_version(target, durable);
+        }
     } catch (const Error& e) {
         // The round in flight was started before this decision, with the counts it has just
         // answered: acted on, it would write a second, unrequested checkpoint. Every rank is here.
@@ -686,7 +912,7 @@ inline bool Checkpointer::Impl::act(const detail::Due& due) {
     triggers_.restart();
     answer(request, true, 0, path, detail::now_seconds() - started, "");
     if (must_leave || (request && request->exit)) leave(options_.exit_code);
-    return true;
+    return !path.empty();
 }
 
 inline std::optional<detail::control::Request> Checkpointer::Impl::claim_request() {

@@ -67,7 +67,7 @@ namespace detail {
 inline const std::vector<std::string>& knob_names() {
     static const std::vector<std::string> names{
         "mode", "interval", "every", "depth", "dir", "name", "restart",
-        "checkpoint_signal", "term_signals", "exit_code", "halt", "verbose", "strict_restore"};
+        "checkpoint_signal", "term_signals", "exit_code", "halt", "verbose", "strict_restore", "async", "async_busy"};
     return names;
 }
 
@@ -112,6 +112,8 @@ inline std::string knob_value(const Options& o, const std::string& knob) {
     if (knob == "halt") return format_seconds(o.halt);
     if (knob == "verbose") return o.verbose ? "true" : "false";
     if (knob == "strict_restore") return o.strict_restore ? "true" : "false";
+    if (knob == "async") return std::to_string(o.async);
+    if (knob == "async_busy") return o.async_busy == AsyncBusy::Skip ? "skip" : "wait";
     return {};
 }
 
@@ -134,7 +136,8 @@ struct Setting {
 
 /// The knobs a single value sets (the mode set has its own grammar, apply_checkpoint_items).
 enum class Knob {
-    Interval, Every, Depth, Dir, Name, Restart, Signal, TermSignals, ExitCode, Halt, Verbose, StrictRestore
+    Interval, Every, Depth, Dir, Name, Restart, Signal, TermSignals, ExitCode, Halt, Verbose, StrictRestore, Async,
+    AsyncBusy
 };
 
 /// Parse `text` into knob `k` of `o` and record its origin; true if it is a non-zero period,
@@ -194,6 +197,20 @@ inline bool apply_knob(Options& o, Knob k, const std::string& text, const Settin
             o.strict_restore = parse_bool(t, w.option, w.shown);
             set_origin(o, "strict_restore", w.source);
             return false;
+        case Knob::Async:
+            o.async = static_cast<unsigned>(parse_uint(t, max_async, w.option,
+                                                       "how many checkpoints may be in flight at once, 0 to " +
+                                                           std::to_string(max_async) + " (0 = synchronous)",
+                                                       w.shown));
+            set_origin(o, "async", w.source);
+            return false;
+        case Knob::AsyncBusy: {
+            const std::string s = upper(t);
+            if (s != "WAIT" && s != "SKIP") reject(w.option, w.shown, "wait or skip");
+            o.async_busy = s == "SKIP" ? ckpt::AsyncBusy::Skip : ckpt::AsyncBusy::Wait;
+            set_origin(o, "async_busy", w.source);
+            return false;
+        }
     }
     return false;
 }
@@ -211,6 +228,8 @@ inline Knob item_knob(const std::string& key) {
     if (key == "depth") return Knob::Depth;
     if (key == "dir") return Knob::Dir;
     if (key == "halt") return Knob::Halt;
+    if (key == "async") return Knob::Async;
+    if (key == "async_busy") return Knob::AsyncBusy;
     return Knob::Interval;
 }
 
@@ -271,7 +290,8 @@ inline void apply_environment(Options& o, const Environment& env) {
         {"CKPT_NAME", Knob::Name},         {"CKPT_RESTART", Knob::Restart},
         {"CKPT_SIGNAL", Knob::Signal},     {"CKPT_TERM_SIGNALS", Knob::TermSignals},
         {"CKPT_EXIT_CODE", Knob::ExitCode}, {"CKPT_HALT_SECONDS", Knob::Halt},
-        {"CKPT_VERBOSE", Knob::Verbose},   {"CKPT_STRICT_RESTORE", Knob::StrictRestore}};
+        {"CKPT_VERBOSE", Knob::Verbose},   {"CKPT_STRICT_RESTORE", Knob::StrictRestore},
+        {"CKPT_ASYNC", Knob::Async},       {"CKPT_ASYNC_BUSY", Knob::AsyncBusy}};
     for (const auto& [name, knob] : variables) {
         const char* value = env(name);
         if (value == nullptr || (knob != Knob::TermSignals && trim(value).empty())) continue;
@@ -387,6 +407,8 @@ inline void validate(const Options& o) {
     for (const auto& [d, field] : {std::pair{o.interval, "Options::interval"}, std::pair{o.halt, "Options::halt"}})
         if (!(d.count() >= 0 && d.count() <= max_duration_seconds))  // also refuses NaN
             reject(field, format_seconds(d), "a duration from 0 to 100 years");
+    if (o.async > max_async)
+        reject("Options::async", std::to_string(o.async), "0 to " + std::to_string(max_async) + " checkpoints in flight");
     if (o.exit_code < 0 || o.exit_code > 255)
         reject("Options::exit_code", std::to_string(o.exit_code), "an exit status 0..255");
     const char* catchable = "a signal that can be caught: 1..64 except KILL and STOP";

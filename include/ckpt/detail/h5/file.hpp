@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -118,6 +119,14 @@ public:
         return {check(H5Dcreate2(file_, object.c_str(), type, space, H5P_DEFAULT, dcpl, H5P_DEFAULT), "H5Dcreate",
                       path_, object),
                 H5Dclose};
+    }
+
+    /// Where a contiguous dataset's raw data starts in the file, in bytes; nullopt if it has no
+    /// storage (an empty dataset). Fixed once allocated: datasets are allocated early.
+    std::optional<std::uint64_t> address(hid_t dset) const {
+        const haddr_t at = H5Dget_offset(dset);
+        if (at == HADDR_UNDEF) return std::nullopt;
+        return static_cast<std::uint64_t>(at);
     }
 
     Handle open_dataset(const std::string& object) const {

@@ -20,8 +20,12 @@ class PollAgreement {
 public:
     /// Flags reduced with MAX: a checkpoint is wanted; it is wanted because a rank received the
     /// checkpoint signal; the job must leave (halt, exit request); the highest terminating signal
-    /// number received (0 = none). Rank 0 alone fills RoundLength.
-    enum Slot : std::size_t { Checkpoint = 0, CheckpointSignal, Leave, Signal, RoundLength, SlotCount };
+    /// number received (0 = none); minus the number of asynchronous checkpoints this rank has
+    /// finished writing (so the maximum is minus the fewest any rank has); whether one of them
+    /// failed. Rank 0 alone fills RoundLength.
+    enum Slot : std::size_t {
+        Checkpoint = 0, CheckpointSignal, Leave, Signal, FlushesDone, FlushFailed, RoundLength, SlotCount
+    };
     using Flags = std::array<std::int64_t, SlotCount>;
 
     explicit PollAgreement(double round_seconds = 0.05) : round_seconds_(round_seconds) {}
