@@ -2,8 +2,9 @@
 # Real signals to a real MPI job: the `heat` example under mpiexec, signalled mid-run.
 #   usage: heat_signals.sh BUILD_DIR RANKS CASE
 # CASE: usr1 | term | term_without_shutdown | every_depth | interval_depth | enospc | enospc_data | bad_options
-#       | async_same_result | async_kill9 | async_term | async_enospc (asynchronous checkpoints,
-#       docs/async.md; kill9 and term need CKPT_FAULT_SHIM, tests/faults/fault_shim.c)
+#       | async_same_result | async_kill9 | async_term | async_eio_one_rank | async_enospc
+#       (asynchronous checkpoints, docs/async.md; kill9, term and eio need CKPT_FAULT_SHIM,
+#       tests/faults/fault_shim.c)
 # `mpiexec -disable-auto-cleanup`: MPICH 4.0's hydra (Debian 12) sometimes reports 0 instead of
 # the ranks' common exit status when several ranks exit non-zero together (MPICH issue 7057).
 set -euo pipefail
@@ -201,6 +202,22 @@ async_term)  # TERM while a flush waits on a slow fsync (the shim sleeps 3 s in 
     run "${args[@]}" --checkpoint-dir "$work/ck" --restart latest >"$work/resume.log"
     [ "$(tail -n 1 "$work/resume.log")" = "$ref" ] || fail "resumed checksum $(tail -n 1 "$work/resume.log") != $ref"
     echo "async_term: exit 85 after the flush in flight and the shutdown checkpoint, both durable; resumed to $ref" ;;
+async_eio_one_rank)  # rank 1's background fsync fails (EIO): the same error on every rank, 74, nothing left
+    [ -n "${CKPT_FAULT_SHIM:-}" ] || fail "CKPT_FAULT_SHIM is not set"
+    set +e
+    env LD_PRELOAD="$CKPT_FAULT_SHIM" CKPT_FAULT_PATH=.h5.tmp CKPT_FAULT_CALL=fsync CKPT_FAULT_N=2 \
+        CKPT_FAULT_ACTION=eio CKPT_FAULT_RANK=1 \
+        mpiexec -disable-auto-cleanup -n "$np" "$heat" "${args[@]}" --checkpoint every=20,async \
+        --checkpoint-dir "$work/ck" >"$work/run.log" 2>&1
+    status=$?
+    set -e
+    [ "$status" = 74 ] || fail "exit $status after a background EIO on rank 1, expected 74: $(cat "$work/run.log")"
+    grep -q "fault_shim: rank 1: fsync #2 .*: EIO" "$work/run.log" || fail "the shim did not fail: $(cat "$work/run.log")"
+    grep -q "fsync of an asynchronous checkpoint's file failed: Input/output error (failed on 1 of $np ranks; first: rank 1)" \
+        "$work/run.log" || fail "not rank 1's error, agreed: $(cat "$work/run.log")"
+    [ -z "$(versions "$work/ck")" ] || fail "a version was committed: '$(versions "$work/ck")'"
+    [ -z "$(find "$work/ck" -name '*.tmp')" ] || fail "the failed version's temporary was left behind"
+    echo "async_eio_one_rank: rank 1's EIO ended every rank with 74, nothing committed, nothing left" ;;
 async_enospc)  # a background write hits a full disk: exit 74 on every rank, older versions intact, nothing left
     [ "$(id -u)" = 0 ] || { echo "SKIP: needs root to mount a small tmpfs"; exit 77; }
     args=(--steps 400 --n 512 --sleep-ms 10)

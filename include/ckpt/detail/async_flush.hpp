@@ -65,20 +65,19 @@ inline void pwrite_all(int fd, const std::string& path, const void* data, std::u
     }
 }
 
-/// This rank's share of a placed file: its part of every leaf's data and its row of every
-/// layout table (checksums hashed here, from the copy), then fsync. POSIX only: no MPI, no HDF5.
+/// This rank's share of a placed file: its part of every leaf's data, then its row of every
+/// layout table (the checksums, hashed from the copy on a helper thread while the data is
+/// written, as a synchronous write does), then fsync. POSIX only: no MPI, no HDF5.
 inline void write_placed(const StagedVersion& v, int rank) {
     const auto& nodes = v.nodes;
     const Placement& at = v.placement;
-    const std::vector<std::uint64_t> sums = checksums(nodes, at.offsets, at.totals);
-    const std::vector<std::uint64_t> rows = layout_rows(nodes, at.offsets, sums);
+    BackgroundChecksums sums(nodes, at.offsets, at.totals);
     const int fd = ::open(v.tmp.c_str(), O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
     if (fd < 0) raise(posix_error("open of an asynchronous checkpoint's file", v.tmp, errno));
     struct Closer {
         int fd;
         ~Closer() { ::close(fd); }
     } closer{fd};
-    std::size_t row_at = 0;  // where node i's row starts in `rows`
     for (std::size_t i = 0; i < nodes.size(); ++i) {
         const SaveNode& n = nodes[i];
         if (n.is_group()) continue;
@@ -93,6 +92,12 @@ inline void write_placed(const StagedVersion& v, int rank) {
         } else if (at.counts[i] > 0) {
             pwrite_all(fd, v.tmp, data, at.counts[i] * size, *at.data[i] + at.offsets[i] * size);
         }
+    }
+    const std::vector<std::uint64_t> rows = layout_rows(nodes, at.offsets, sums.get());
+    std::size_t row_at = 0;  // where node i's row starts in `rows`
+    for (std::size_t i = 0; i < nodes.size(); ++i) {
+        const SaveNode& n = nodes[i];
+        if (n.is_group()) continue;
         const std::size_t width = Part::width(n.extents.size(), n.spread);
         const bool has_row = n.spread != Spread::Replicated || rank == 0;  // a replicated leaf: rank 0's row only
         const std::uint64_t row = n.spread == Spread::Replicated ? 0 : static_cast<std::uint64_t>(rank);
