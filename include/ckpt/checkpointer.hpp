@@ -129,6 +129,8 @@ public:
     bool restore(const RestartSpec& what);
 
     /// Collective. Writes a new version now and returns its path ("" if the mode is `none`).
+    /// With asynchronous checkpoints (docs/async.md) it returns once the state is copied, with
+    /// the path the version has once committed, or "" if async_busy=skip skipped it.
     /// Throws (the same on every rank): IoError, UsageError, MpiError. A failure never damages an
     /// older version.
     std::string checkpoint();
@@ -167,8 +169,10 @@ public:
     int size() const noexcept;
     /// Waits until work left from earlier checkpoints has finished: rank 0 deletes the versions
     /// that rotation drops in the background, so that a checkpoint never waits for unlink().
-    /// Warnings about files it could not delete are printed here. Not collective. The destructor
-    /// and restore() do it too.
+    /// Warnings about files it could not delete are printed here. Not collective, except while
+    /// asynchronous checkpoints are in flight (the same on every rank): they are then made
+    /// durable and committed first, and a background failure throws as poll() would. The
+    /// destructor and restore() do it too.
     void sync();
 
     /// The application's schema version, stored in every checkpoint this writes (default 0):
