@@ -47,10 +47,12 @@ if(CKPT_BUILD_TOOLS)  # both drivers check files with `ckpt verify`
   # One point that hung before the watchdog: an EIO from the lseek of H5FD_open's file size on
   # rank 0 sends rank 0 into MPI_File_close's barrier and rank 1 into H5FD_open's broadcast, and
   # no rank returns to ckpt. Both must be ended by the watchdog, with 74 and their one line.
+  # Under load hydra may then send SIGHUP to a rank that has printed its line and is in _exit
+  # (about one run in ten under ctest -j2): the outcome says so, and it is still both watchdogs.
   ckpt_fault_test(write_watchdog_ends_ranks_stranded_in_hdf5 faults 300 2 fault_matrix.sh quick)
   set_property(TEST faults.write_watchdog_ends_ranks_stranded_in_hdf5.np2 APPEND PROPERTY ENVIRONMENT
                "CKPT_FAULT_SELECT=^np2 rank=0 lseek#1 eio$" "CKPT_FAULT_HANG_SECONDS=20"
-               "CKPT_FAULT_EXPECT=^ok 74 on every rank \\(ended by the watchdog: rank 0 1\\)$")
+               "CKPT_FAULT_EXPECT=^ok 74 on every rank \\(ended by the watchdog: rank 0 1\\)(, then cleaned up by the launcher: signal 1)?$")
   if(CKPT_FAULTS_LONG)
     foreach(np 1 2 4)
       ckpt_fault_test(every_injected_io_fault faults-long 43200 ${np} fault_matrix.sh full)

@@ -2,8 +2,8 @@
 # Real signals to a real MPI job: the `heat` example under mpiexec, signalled mid-run.
 #   usage: heat_signals.sh BUILD_DIR RANKS CASE
 # CASE: usr1 | term | term_without_shutdown | every_depth | interval_depth | enospc | enospc_data | bad_options
-#       | async_same_result | async_kill9 | async_term | async_eio_one_rank | async_enospc
-#       (asynchronous checkpoints, docs/async.md; kill9, term and eio need CKPT_FAULT_SHIM,
+#       | async_same_result | async_kill9 | async_term | async_eio_one_rank | async_stuck | async_enospc
+#       (asynchronous checkpoints, docs/async.md; kill9, term, eio and stuck need CKPT_FAULT_SHIM,
 #       tests/faults/fault_shim.c)
 # `mpiexec -disable-auto-cleanup`: MPICH 4.0's hydra (Debian 12) sometimes reports 0 instead of
 # the ranks' common exit status when several ranks exit non-zero together (MPICH issue 7057).
@@ -218,6 +218,29 @@ async_eio_one_rank)  # rank 1's background fsync fails (EIO): the same error on 
     [ -z "$(versions "$work/ck")" ] || fail "a version was committed: '$(versions "$work/ck")'"
     [ -z "$(find "$work/ck" -name '*.tmp')" ] || fail "the failed version's temporary was left behind"
     echo "async_eio_one_rank: rank 1's EIO ended every rank with 74, nothing committed, nothing left" ;;
+async_stuck)  # the background fsync does not return (the shim sleeps 20 s in it): the watchdog ends every rank with 74
+    [ -n "${CKPT_FAULT_SHIM:-}" ] || fail "CKPT_FAULT_SHIM is not set"
+    set +e
+    env LD_PRELOAD="$CKPT_FAULT_SHIM" CKPT_FAULT_PATH=.h5.tmp CKPT_FAULT_CALL=fsync CKPT_FAULT_N=2 \
+        CKPT_FAULT_ACTION=delay CKPT_FAULT_DELAY_MS=20000 CKPT_FAULT_RANK=all CKPT_STUCK_SECONDS=2 \
+        timeout -s KILL 60 mpiexec -disable-auto-cleanup -n "$np" "$heat" --steps 2000 --n 64 --sleep-ms 10 \
+        --checkpoint every=20,async --checkpoint-dir "$work/ck" >"$work/run.log" 2>&1
+    status=$?
+    set -e
+    stuck="made no progress for 2 s (a write or fsync of the background thread does not return: the file system is stuck); ending the job with exit status 74"
+    lines=$(grep -c "^ckpt: rank [0-9]*: the background write of .*ckpt.000001.h5.tmp $stuck" "$work/run.log" || true)
+    [ "$lines" = "$np" ] || fail "$lines of $np ranks said their background write was stuck: $(cat "$work/run.log")"
+    ! grep -qi "BAD TERMINATION\|Segmentation\|Aborted\|terminate called" "$work/run.log" || fail "a rank died badly: $(cat "$work/run.log")"
+    # Every rank has said it ends with 74, and _exit(74) follows its line at once. What hydra then
+    # reports for ranks that leave together is not always their status: 0 (MPICH issue 7057),
+    # and, seen once in a dozen runs under ctest -j2, 1.
+    if [ "$status" = 0 ] || [ "$status" = 1 ]; then
+        echo "note: mpiexec reported $status, every rank said 74 (MPICH issue 7057): $(cat "$work/run.log")"
+        status=74
+    fi
+    [ "$status" = 74 ] || fail "exit $status with a stuck background write, expected 74: $(cat "$work/run.log")"
+    [ -z "$(versions "$work/ck")" ] || fail "a version was committed: '$(versions "$work/ck")'"
+    echo "async_stuck: every rank's watchdog ended it with 74 within the budget" ;;
 async_enospc)  # a background write hits a full disk: exit 74 on every rank, older versions intact, nothing left
     [ "$(id -u)" = 0 ] || { echo "SKIP: needs root to mount a small tmpfs"; exit 77; }
     args=(--steps 400 --n 512 --sleep-ms 10)

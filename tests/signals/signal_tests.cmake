@@ -20,9 +20,9 @@ if(CKPT_BUILD_EXAMPLES)
     endforeach()
   endforeach()
   # Asynchronous checkpoints (docs/async.md): the same result; SIGKILL inside a background flush;
-  # TERM while one waits on a slow fsync; EIO on one rank; a background ENOSPC (root only,
-  # skipped otherwise).
-  foreach(case async_same_result async_kill9 async_term async_eio_one_rank async_enospc)
+  # TERM while one waits on a slow fsync; EIO on one rank; a background fsync that never returns
+  # (the watchdog); a background ENOSPC (root only, skipped otherwise).
+  foreach(case async_same_result async_kill9 async_term async_eio_one_rank async_stuck async_enospc)
     foreach(np 2 4)
       set(name signals.heat_${case}.np${np})
       add_test(NAME ${name} COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/signals/heat_signals.sh ${PROJECT_BINARY_DIR} ${np} ${case})

@@ -103,7 +103,7 @@ TEST_CASE("a bad CKPT_STUCK_SECONDS is a ConfigError naming it", "[unit][watchdo
 }
 
 TEST_CASE("the watchdog's lines are one line each, naming the rank, the file and the status", "[unit][watchdog]") {
-    const std::string stuck = ckpt::detail::stuck_message("the checkpoint write of ck/ckpt.000004.h5.tmp", 1, 3);
+    const std::string stuck = ckpt::detail::stuck_message("the checkpoint write of ck/ckpt.000004.h5.tmp", 1, 3, ckpt::detail::stuck_in_collective());
     CHECK(stuck ==
           "ckpt: rank 1: the checkpoint write of ck/ckpt.000004.h5.tmp made no progress for 3 s (an MPI-IO/HDF5 "
           "collective is stuck, most likely after an I/O error on another rank); ending the job with exit status 74\n");
@@ -127,7 +127,7 @@ TEST_CASE("a write that makes no progress is ended with 74, recorded for ckpt-ru
     });
     CHECK(e.status == 74);
     CHECK(e.seconds < 10);
-    CHECK(e.err == "output before the deadline\n" + ckpt::detail::stuck_message("the checkpoint write of ck/ckpt.000002.h5.tmp", 3, 0.3));
+    CHECK(e.err == "output before the deadline\n" + ckpt::detail::stuck_message("the checkpoint write of ck/ckpt.000002.h5.tmp", 3, 0.3, ckpt::detail::stuck_in_collective()));
     CHECK(e.err.find("made no progress for 0.3 s") != std::string::npos);
     CHECK(contents(status_file) == "74\n");
 }

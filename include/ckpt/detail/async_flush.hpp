@@ -7,6 +7,7 @@
 /// on the outcome later, at a poll(), and only then does rank 0 commit.
 
 #include "ckpt/detail/box.hpp"
+#include "ckpt/detail/io_watchdog.hpp"
 #include "ckpt/detail/mpi/agree.hpp"
 #include "ckpt/detail/safe_point.hpp"
 #include "ckpt/detail/snapshot.hpp"
@@ -24,6 +25,7 @@
 #include <deque>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -42,6 +44,11 @@ struct StagedVersion {
     Placement placement;
     std::uint64_t bytes = 0;      ///< this rank's raw bytes
     double started = 0;           ///< when checkpoint() began (seconds since the epoch)
+    /// The background write's watchdog (several ranks only, as a synchronous write's): its
+    /// budget without progress, and whether this rank records the exit status (asked here, on
+    /// the main thread: the worker makes no MPI call). 0: none.
+    double stuck_seconds = 0;
+    bool records_status = false;
     double blocked = 0;           ///< seconds the application waited for the staging
 
     // Set by the worker before it marks the version done (done() then reads them safely).
@@ -67,10 +74,16 @@ inline void pwrite_all(int fd, const std::string& path, const void* data, std::u
 
 /// This rank's share of a placed file: its part of every leaf's data, then its row of every
 /// layout table (the checksums, hashed from the copy on a helper thread while the data is
-/// written, as a synchronous write does), then fsync. POSIX only: no MPI, no HDF5.
+/// written, as a synchronous write does), then fsync. POSIX only: no MPI, no HDF5. A write that
+/// makes no progress for `v.stuck_seconds` (a file system that stopped answering) ends the
+/// process with 74, as a stuck synchronous write does: every drain would wait for it.
 inline void write_placed(const StagedVersion& v, int rank) {
     const auto& nodes = v.nodes;
     const Placement& at = v.placement;
+    std::optional<IoWatchdog> watchdog;
+    if (v.stuck_seconds > 0)
+        watchdog.emplace("the background write of " + v.tmp, rank, v.stuck_seconds, v.records_status,
+                         "a write or fsync of the background thread does not return: the file system is stuck");
     BackgroundChecksums sums(nodes, at.offsets, at.totals);
     const int fd = ::open(v.tmp.c_str(), O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
     if (fd < 0) raise(posix_error("open of an asynchronous checkpoint's file", v.tmp, errno));
@@ -92,6 +105,7 @@ inline void write_placed(const StagedVersion& v, int rank) {
         } else if (at.counts[i] > 0) {
             pwrite_all(fd, v.tmp, data, at.counts[i] * size, *at.data[i] + at.offsets[i] * size);
         }
+        if (watchdog) watchdog->progress();
     }
     const std::vector<std::uint64_t> rows = layout_rows(nodes, at.offsets, sums.get());
     std::size_t row_at = 0;  // where node i's row starts in `rows`

@@ -65,12 +65,16 @@ inline std::string seconds_text(double seconds) {
     return std::to_string(tenths / 10) + (tenths % 10 != 0 ? "." + std::to_string(tenths % 10) : "");
 }
 
-/// The line of a rank whose write is stuck with no error of its own.
-inline std::string stuck_message(const std::string& what, int rank, double seconds) {
-    return one_line("ckpt: rank " + std::to_string(rank) + ": " + what +
-                    " made no progress for " + seconds_text(seconds) +
-                    " s (an MPI-IO/HDF5 collective is stuck, most likely after an I/O error on another rank); "
-                    "ending the job with exit status " + std::to_string(stuck_exit_status));
+/// Why a collective write or restore makes no progress, as the stuck line says it.
+inline const char* stuck_in_collective() {
+    return "an MPI-IO/HDF5 collective is stuck, most likely after an I/O error on another rank";
+}
+
+/// The line of a rank whose write is stuck with no error of its own; `cause` says why that is.
+inline std::string stuck_message(const std::string& what, int rank, double seconds, const char* cause) {
+    return one_line("ckpt: rank " + std::to_string(rank) + ": " + what + " made no progress for " +
+                    seconds_text(seconds) + " s (" + cause + "); ending the job with exit status " +
+                    std::to_string(stuck_exit_status));
 }
 
 /// The line of a rank whose own step failed and whose peers then did not come to agree on it.
@@ -84,14 +88,19 @@ inline std::string failed_message(ErrorInfo info, int rank, double seconds) {
 }
 
 /// RAII: from construction to destruction, this rank's write is watched. Collective: no ·
-/// Thread safety: progress() and failed() from the writing thread only.
+/// Thread safety: progress() and failed() from the writing thread only (the background writer's
+/// own thread, for an asynchronous checkpoint).
 class IoWatchdog {
 public:
     /// Starts the thread; throws std::system_error when none can be had (the caller agrees it).
     /// `what` names the operation for the message: "the checkpoint write of <path>".
     IoWatchdog(const std::string& what, int rank, double seconds)
-        : seconds_(seconds), rank_(rank), records_status_(records_exit_status()),
-          message_(stuck_message(what, rank, seconds)) {
+        : IoWatchdog(what, rank, seconds, records_exit_status(), stuck_in_collective()) {}
+    /// For a thread that must not call MPI (the background writer): `records_status` is
+    /// records_exit_status(), asked on the main thread before; `cause` ends up in the line.
+    IoWatchdog(const std::string& what, int rank, double seconds, bool records_status, const char* cause)
+        : seconds_(seconds), rank_(rank), records_status_(records_status),
+          message_(stuck_message(what, rank, seconds, cause)) {
         deadline_ = Clock::now() + budget();
         thread_ = std::thread([this] { watch(); });
     }

@@ -663,7 +663,15 @@ inline std::string Checkpointer::Impl::stage_version(detail::mpi::Outcome& local
                                                      const std::string& tmp, const std::string& final_path,
                                                      double started) {
     std::unique_ptr<detail::StagedVersion> v = flushes_.make();
-    local.run([&] { v->nodes = v->staging.take(std::move(nodes)); });
+    local.run([&] {
+        v->nodes = v->staging.take(std::move(nodes));
+        if (comm_.size() > 1) {  // as a synchronous write's watchdog: a lone rank strands no peer
+            std::uint64_t bytes = 0;
+            for (const auto& n : v->nodes) bytes += n.is_group() ? 0 : n.count * detail::element_size(n.element);
+            v->stuck_seconds = detail::io_budget_seconds(bytes, std::getenv(detail::stuck_seconds_variable()));
+            v->records_status = detail::records_exit_status();
+        }
+    });
     detail::mpi::agree(comm_, local);  // the copy can fail alone (no memory): before the collective write
     local.run([&] { v->created = detail::write_file(tmp, comm_, v->nodes, meta, &v->placement); });
     try {
