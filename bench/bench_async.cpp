@@ -32,39 +32,7 @@ namespace {
 
 using namespace bench;
 
-struct Args {
-    std::size_t mib = 256;
-    int reps = 3;
-    int warmup = 1;
-    std::string dir;
-    bool samples = false;
-};
-
-Args parse_args(int argc, char** argv) {
-    Args a;
-    for (int i = 1; i < argc; ++i) {
-        std::string s = argv[i];
-        auto value = [&]() -> std::string {
-            if (i + 1 >= argc) die("missing value after " + s);
-            return argv[++i];
-        };
-        if (s == "--mib") a.mib = std::stoul(value());
-        else if (s == "--reps") a.reps = std::stoi(value());
-        else if (s == "--warmup") a.warmup = std::stoi(value());
-        else if (s == "--dir") a.dir = value();
-        else if (s == "--samples") a.samples = true;
-        else if (s == "-h" || s == "--help") {
-            if (g_rank == 0)
-                std::printf("usage: bench_async [--mib S (256)] [--reps R (3)] [--warmup W (1)] [--dir DIR] [--samples]\n");
-            MPI_Finalize();
-            std::exit(0);
-        } else {
-            die("unknown argument " + s + " (try --help)");
-        }
-    }
-    if (a.mib == 0 || a.reps < 1 || a.warmup < 0) die("--mib and --reps must be positive, --warmup >= 0");
-    return a;
-}
+using Args = CommonArgs;
 
 /// `sweeps` passes of a 3-point stencil from `a` into `b` and back: memory-bound, as most
 /// simulation kernels are. Returns a value that depends on every element (nothing is elided).
@@ -170,17 +138,13 @@ int main(int argc, char** argv) {
     int provided = 0;
     MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided);
     start("bench_async");
-    const Args args = parse_args(argc, argv);
-    std::string root = args.dir;
-    if (root.empty()) {
-        std::string tmpl = (std::filesystem::temp_directory_path() / "ckpt-bench-async.XXXXXX").string();
-        if (g_rank == 0) sys_check(::mkdtemp(tmpl.data()) != nullptr, "mkdtemp");
-        MPI_Bcast(tmpl.data(), static_cast<int>(tmpl.size()), MPI_CHAR, 0, MPI_COMM_WORLD);
-        root = tmpl;
-    }
+    const Args args = parse_args(argc, argv,
+                                 "bench_async [--mib S (256)] [--reps R (3)] [--warmup W (1)] [--dir DIR] [--samples]");
+    bool made = false;
+    const std::string root = run_directory(args.dir, temp_base(), "ckpt-bench-async", made);
     run(args, root);
     MPI_Barrier(MPI_COMM_WORLD);
-    if (args.dir.empty() && g_rank == 0) std::filesystem::remove_all(root);
+    if (made && g_rank == 0) std::filesystem::remove_all(root);
     MPI_Finalize();
     return 0;
 }

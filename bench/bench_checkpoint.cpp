@@ -44,42 +44,21 @@ namespace {
 
 using namespace bench;
 
-struct Args {
-    std::size_t mib = 256;
-    int reps = 3;
-    std::string dir;
+struct Args : CommonArgs {
     bool breakdown = false;
-    bool samples = false;
-    int warmup = 1;
 };
 
 Args parse_args(int argc, char** argv) {
+    bool breakdown = false;
     Args a;
-    for (int i = 1; i < argc; ++i) {
-        std::string s = argv[i];
-        auto value = [&]() -> std::string {
-            if (i + 1 >= argc) die("missing value after " + s);
-            return argv[++i];
-        };
-        if (s == "--mib") a.mib = std::stoul(value());
-        else if (s == "--reps") a.reps = std::stoi(value());
-        else if (s == "--dir") a.dir = value();
-        else if (s == "--breakdown") a.breakdown = true;
-        else if (s == "--samples") a.samples = true;
-        else if (s == "--warmup") a.warmup = std::stoi(value());
-        else if (s == "-h" || s == "--help") {
-            if (g_rank == 0)
-                std::printf("usage: bench_checkpoint [--mib S (256)] [--reps R (3)] [--dir DIR] [--warmup W (1)] [--breakdown] [--samples]\n"
-                            "  --warmup     untimed reps first (page-cache and allocator warm-up)\n"
-                            "  --breakdown  also time each stage of ckpt's write and restore\n"
-                            "  --samples    also print every rep's time, in run order\n");
-            MPI_Finalize();
-            std::exit(0);
-        } else {
-            die("unknown argument " + s + " (try --help)");
-        }
-    }
-    if (a.mib == 0 || a.reps < 1 || a.warmup < 0) die("--mib and --reps must be positive, --warmup >= 0");
+    static_cast<CommonArgs&>(a) = bench::parse_args(
+        argc, argv,
+        "bench_checkpoint [--mib S (256)] [--reps R (3)] [--dir DIR] [--warmup W (1)] [--breakdown] [--samples]\n"
+        "  --warmup     untimed reps first (page-cache and allocator warm-up)\n"
+        "  --breakdown  also time each stage of ckpt's write and restore\n"
+        "  --samples    also print every rep's time, in run order",
+        [&](const std::string& s, const std::function<std::string()>&) { return s == "--breakdown" && (breakdown = true); });
+    a.breakdown = breakdown;
     return a;
 }
 
@@ -398,18 +377,9 @@ int run(int argc, char** argv) {
     Args args = parse_args(argc, argv);
 
     // Directory: given, or a fresh mkdtemp (made by rank 0, removed at the end).
-    const bool own_dir = args.dir.empty();
-    if (own_dir) {
-        char buf[4096] = {0};
-        if (g_rank == 0) {
-            const char* base = std::getenv("TMPDIR");
-            std::string tmpl = std::string(base && *base ? base : "/tmp") + "/ckpt-bench-XXXXXX";
-            std::snprintf(buf, sizeof buf, "%s", tmpl.c_str());
-            sys_check(::mkdtemp(buf) != nullptr, "mkdtemp " + tmpl);
-        }
-        MPI_Bcast(buf, sizeof buf, MPI_CHAR, 0, MPI_COMM_WORLD);
-        args.dir = buf;
-    } else if (g_rank == 0) {
+    bool own_dir = false;
+    args.dir = run_directory(args.dir, temp_base(), "ckpt-bench", own_dir);
+    if (!own_dir && g_rank == 0) {
         std::error_code ec;
         std::filesystem::create_directories(args.dir, ec);
         if (ec) die("cannot create " + args.dir + ": " + ec.message());

@@ -240,4 +240,59 @@ private:
     std::map<std::string, Series> series_;
 };
 
+// ---- the arguments and the directory every newer benchmark takes --------------------------------
+
+/// --mib S --reps R --warmup W --dir DIR --samples, parsed by parse_args().
+struct CommonArgs {
+    std::size_t mib = 256;
+    int reps = 3;
+    int warmup = 1;
+    std::string dir;
+    bool samples = false;
+};
+
+/// Parses the common arguments; `own(flag, value)` gets any other flag first (value() takes the
+/// next argument) and returns whether it knew it. --help prints `usage` and ends the program.
+inline CommonArgs parse_args(int argc, char** argv, const char* usage,
+                             const std::function<bool(const std::string&, const std::function<std::string()>&)>& own = {}) {
+    CommonArgs a;
+    for (int i = 1; i < argc; ++i) {
+        const std::string s = argv[i];
+        const std::function<std::string()> value = [&]() -> std::string {
+            if (i + 1 >= argc) die("missing value after " + s);
+            return argv[++i];
+        };
+        if (own && own(s, value)) continue;
+        if (s == "--mib") a.mib = std::stoul(value());
+        else if (s == "--reps") a.reps = std::stoi(value());
+        else if (s == "--warmup") a.warmup = std::stoi(value());
+        else if (s == "--dir") a.dir = value();
+        else if (s == "--samples") a.samples = true;
+        else if (s == "-h" || s == "--help") {
+            if (g_rank == 0) std::printf("usage: %s\n", usage);
+            MPI_Finalize();
+            std::exit(0);
+        } else {
+            die("unknown argument " + s + " (try --help)");
+        }
+    }
+    if (a.mib == 0 || a.reps < 1 || a.warmup < 0) die("--mib and --reps must be positive, --warmup >= 0");
+    return a;
+}
+
+/// `dir`, or a new directory <base>/<prefix>.XXXXXX (base: $TMPDIR or /tmp), the same on every
+/// rank; `made` says whether the caller should remove it at the end.
+inline std::string run_directory(const std::string& dir, const std::string& base, const char* prefix, bool& made) {
+    made = dir.empty();
+    if (!made) return dir;
+    std::string tmpl = base + "/" + prefix + ".XXXXXX";
+    if (g_rank == 0) sys_check(::mkdtemp(tmpl.data()) != nullptr, "mkdtemp " + tmpl);
+    MPI_Bcast(tmpl.data(), static_cast<int>(tmpl.size()), MPI_CHAR, 0, MPI_COMM_WORLD);
+    return tmpl;
+}
+inline std::string temp_base() {
+    const char* t = std::getenv("TMPDIR");
+    return t && *t ? t : "/tmp";
+}
+
 }  // namespace bench

@@ -9,6 +9,7 @@
 
 #include "control_client.hpp"
 #include "ckpt/detail/inspect.hpp"
+#include "ckpt/detail/node_cache.hpp"
 #include "ckpt/detail/parse.hpp"
 #include "ckpt/error.hpp"
 #include "ckpt/version.hpp"
@@ -237,10 +238,13 @@ struct Command {
 const std::vector<Command>& commands() {
     // clang-format off
     static const std::vector<Command> table{
-        {"list", "ckpt list DIR [--name NAME] [--json]", 1, 1, {{"--name", true}},
+        {"list", "ckpt list DIR [--name NAME] [--cache CACHE] [--json]", 1, 1, {{"--name", true}, {"--cache", true}},
          "Every version in DIR: name, sequence, step, time (UTC), ranks, size, and whether it is\n"
          "complete, temporary (.tmp or .reserve: being written, or a failed write), quarantined\n"
-         "(.bad: a restore found it corrupt; kept for inspection, never restored) or unreadable."},
+         "(.bad: a restore found it corrupt; kept for inspection, never restored) or unreadable.\n"
+         "With --cache, also the versions in the node cache CACHE (and its node<k> directories)\n"
+         "and their levels: cached (every rank's part found), partnered (every part twice),\n"
+         "flushed (complete in DIR)."},
         {"info", "ckpt info FILE|DIR [--name NAME] [--json]", 1, 1, {{"--name", true}},
          "What is inside a checkpoint: entries, types, distributions, shapes per rank (a block's\n"
          "global shape and boxes), codecs, rank count, library and schema version, argv and cwd.\n"
@@ -252,12 +256,13 @@ const std::vector<Command>& commands() {
          "Exit 0 only if every checked file is valid, else 65; one line per problem."},
         {"latest", "ckpt latest DIR [--name NAME] [--json]", 1, 1, {{"--name", true}},
          "Print the path of the newest complete, readable checkpoint in DIR; exit 66 if none."},
-        {"prune", "ckpt prune DIR --depth N [--name NAME] [--dry-run] [--json]", 1, 1,
-         {{"--depth", true}, {"--name", true}, {"--dry-run", false}},
+        {"prune", "ckpt prune DIR --depth N [--name NAME] [--cache CACHE] [--dry-run] [--json]", 1, 1,
+         {{"--depth", true}, {"--name", true}, {"--cache", true}, {"--dry-run", false}},
          "Keep the newest N complete versions of each name and delete older ones, and temporary\n"
          "files older than the newest complete version. Unreadable and quarantined versions are not\n"
          "counted; they are deleted once older than every version kept. Never deletes the newest\n"
-         "complete version."},
+         "complete version. With --cache, the node cache CACHE (and its node<k> directories) too:\n"
+         "each keeps every part of its newest N versions, as the library's rotation does."},
         {"request", "ckpt request [DIR] [--pid PID | --pgid PGID | --session SID] [--exit] [--wait SECONDS]\n"
                     "                     [--signal SIG] [--to-dir D] [--to-name N] [--depth K] [--json]",
          0, 1,
@@ -521,6 +526,81 @@ std::optional<insp::FileInfo> newest_complete(const std::string& dir, const std:
 // ---------------------------------------------------------------------------------------------
 // Commands
 
+/// One version's parts in a node cache, over all its directories.
+struct CachedVersion {
+    std::uint64_t sequence = 0;
+    std::int64_t parts = 0;              ///< ckpt.parts of its files (0: none readable)
+    std::map<int, int> copies;           ///< rank -> committed files of its part
+    std::vector<std::string> levels;     ///< cached, partnered, flushed
+    std::string missing;                 ///< the first rank whose part is nowhere, if any
+};
+
+/// Throws IoError unless `cache` is a directory (66 if absent).
+void check_cache(const std::string& cache) {
+    struct stat st {};
+    const int err = ::stat(cache.c_str(), &st) != 0 ? errno : S_ISDIR(st.st_mode) ? 0 : ENOTDIR;
+    if (err != 0) ckpt::detail::raise(ckpt::detail::posix_error("opening the node cache", cache, err, "check --cache"));
+}
+
+/// The versions of `name` in the cache `cache`, oldest first; `flushed(seq)` says whether the
+/// shared directory holds a complete copy.
+template <class Flushed>
+std::vector<CachedVersion> scan_cache(const std::string& cache, const std::string& name, Flushed&& flushed) {
+    check_cache(cache);
+    std::map<std::uint64_t, CachedVersion> by;
+    std::map<std::uint64_t, std::string> example;
+    for (const auto& dir : ckpt::detail::cache_directories(cache))
+        for (const auto& p : ckpt::detail::list_cached_parts(dir, name)) {
+            if (!p.version.committed()) continue;
+            CachedVersion& v = by[p.version.sequence];
+            v.sequence = p.version.sequence;
+            ++v.copies[p.rank];
+            example.emplace(p.version.sequence, p.version.path);
+        }
+    std::vector<CachedVersion> out;
+    for (auto& [seq, v] : by) {
+        ckpt::detail::h5::Silence quiet;
+        try {
+            ckpt::detail::h5::File file(example[seq], MPI_COMM_SELF, ckpt::detail::h5::Access::Read);
+            if (file.has_attribute("/", "ckpt.parts")) v.parts = file.read_int_attribute("/", "ckpt.parts");
+        } catch (const ckpt::Error&) {
+        }
+        int fewest = v.parts > 0 ? INT_MAX : 0;
+        for (int r = 0; r < v.parts; ++r) {
+            const auto it = v.copies.find(r);
+            const int n = it == v.copies.end() ? 0 : it->second;
+            if (n == 0 && v.missing.empty()) v.missing = std::to_string(r);
+            fewest = std::min(fewest, n);
+        }
+        if (fewest >= 1) v.levels.push_back("cached");
+        if (fewest >= 2) v.levels.push_back("partnered");
+        if (flushed(seq)) v.levels.push_back("flushed");
+        out.push_back(std::move(v));
+    }
+    return out;
+}
+
+std::string join_words(const std::vector<std::string>& words) {
+    std::string s;
+    for (const auto& w : words) s += (s.empty() ? "" : ",") + w;
+    return s;
+}
+
+/// The name prefix of cached parts: --name, else the library's default.
+std::string cache_name(const Args& a) {
+    const std::string name = name_option(a);
+    return name.empty() ? "ckpt" : name;
+}
+
+/// Whether the shared directory's listing holds a complete version `seq` of the cache's name.
+auto flushed_in(const std::vector<insp::FileInfo>& infos, const std::string& name) {
+    return [&infos, name](std::uint64_t seq) {
+        for (const auto& f : infos)
+            if (f.complete && f.listed.sequence == seq && f.listed.name == name) return true;
+        return false;
+    };
+}
+
 int cmd_list(const Args& a) {
     const std::string dir = a.positional[0], name = name_option(a);
     const auto files = insp::scan(dir, name);
@@ -551,7 +631,23 @@ int cmd_list(const Args& a) {
             }
             versions.push_back(o.str());
         }
-        std::cout << JObj().add("directory", jstr(dir)).add("versions", jarr(versions)).str() << "\n";
+        JObj doc;
+        doc.add("directory", jstr(dir)).add("versions", jarr(versions));
+        if (const auto cache = a.value("--cache")) {
+            std::vector<std::string> cached;
+            for (const auto& v : scan_cache(*cache, cache_name(a), flushed_in(infos, cache_name(a)))) {
+                std::vector<std::string> levels;
+                for (const auto& l : v.levels) levels.push_back(jstr(l));
+                cached.push_back(JObj()
+                                     .add("sequence", jnum(v.sequence))
+                                     .add("parts", jnum(v.parts))
+                                     .add("found", jnum(v.copies.size()))
+                                     .add("levels", jarr(levels))
+                                     .str());
+            }
+            doc.add("cache", JObj().add("directory", jstr(*cache)).add("versions", jarr(cached)).str());
+        }
+        std::cout << doc.str() << "\n";
         return kOk;
     }
     if (infos.empty()) {
@@ -569,6 +665,22 @@ int cmd_list(const Args& a) {
                human_size(f.listed.size), status, file});
     }
     t.print(std::cout);
+    if (const auto cache = a.value("--cache")) {
+        const auto cached = scan_cache(*cache, cache_name(a), flushed_in(infos, cache_name(a)));
+        std::cout << "\nnode cache " << *cache << ":\n";
+        if (cached.empty()) {
+            std::cout << "no cached parts named \"" << cache_name(a) << ".*.rank*.h5\"\n";
+            return kOk;
+        }
+        Table c({"NAME", "SEQ", "PARTS", "LEVELS"}, " r");
+        for (const auto& v : cached) {
+            std::string parts = std::to_string(v.copies.size()) + " of " + (v.parts ? std::to_string(v.parts) : "?");
+            std::string levels = v.levels.empty() ? "incomplete" : join_words(v.levels);
+            if (!v.missing.empty()) levels += " (rank " + v.missing + "'s part is in no cache)";
+            c.add({cache_name(a), std::to_string(v.sequence), parts, levels});
+        }
+        c.print(std::cout);
+    }
     return kOk;
 }
 
@@ -760,6 +872,25 @@ int cmd_prune(const Args& a) {
             auto bad = unreadable.find(r.version->path);
             actions.push_back({r.version->path, r.keep ? "keep" : "delete",
                                r.reason + (bad == unreadable.end() ? "" : ": " + bad->second)});
+        }
+    }
+    if (const auto cache = a.value("--cache")) {
+        check_cache(*cache);
+        // Each directory as the library's rotation treats it after its newest committed version.
+        for (const auto& d : ckpt::detail::cache_directories(*cache)) {
+            const auto parts = ckpt::detail::list_cached_parts(d, cache_name(a));
+            std::uint64_t newest = 0;
+            for (const auto& p : parts)
+                if (p.version.committed()) newest = std::max(newest, p.version.sequence);
+            const auto keep = ckpt::detail::plan_cache_retention(parts, static_cast<unsigned>(depth), newest);
+            for (std::size_t i = 0; i < parts.size(); ++i) {
+                const auto& v = parts[i].version;
+                const std::string reason = keep[i] ? (v.temporary ? "cached temporary, newer than the newest cached version"
+                                                                  : "cached, among the newest " + std::to_string(depth))
+                                                   : (v.temporary ? "cached temporary, older than the newest cached version"
+                                                                  : "cached, older than the newest " + std::to_string(depth));
+                actions.push_back({v.path, keep[i] ? "keep" : "delete", reason});
+            }
         }
     }
     std::vector<std::string> failed;

@@ -65,10 +65,23 @@ struct Options {
     /// What a checkpoint that comes due while `async` are in flight does. `async_busy=`,
     /// CKPT_ASYNC_BUSY: wait or skip.
     AsyncBusy async_busy = AsyncBusy::Wait;
+    /// Multi-level storage (docs/multilevel.md): a node-local directory (/dev/shm, a local SSD)
+    /// that every checkpoint is written to first, one file per rank; "" = off. `cache=`,
+    /// CKPT_CACHE_DIR (%j expanded).
+    std::string cache;
+    /// With a cache: every K-th checkpoint also goes to `dir`, the shared directory; 0 = only
+    /// shutdown and requested checkpoints do. `flush=`, CKPT_FLUSH.
+    unsigned flush = 1;
+    /// With a cache: each rank's file is also copied, through MPI, into the cache of the next
+    /// node, so that a node's lost cache is rebuilt from its partner. `partner=`, CKPT_PARTNER.
+    bool partner = true;
+    /// For tests on one machine: the ranks form this many nodes of consecutive ranks, each with
+    /// the cache <cache>/node<k>; 0 = the real nodes (ranks that share memory). CKPT_SIMULATED_NODES.
+    unsigned simulated_nodes = 0;
 
     /// Where each non-default value came from, keyed by field name (mode, interval, every, depth,
     /// dir, name, restart, checkpoint_signal, term_signals, exit_code, halt, verbose,
-    /// strict_restore, async, async_busy), e.g.
+    /// strict_restore, async, async_busy, cache, flush, partner, simulated_nodes), e.g.
     /// "600s (from CKPT_INTERVAL=10, unit min)". Filled by resolve_options(); a caller may preset
     /// entries for values it sets (a batch hook's request), which are kept unless overridden.
     std::map<std::string, std::string> origin;

@@ -3,6 +3,7 @@
 #   usage: heat_signals.sh BUILD_DIR RANKS CASE
 # CASE: usr1 | term | term_without_shutdown | every_depth | interval_depth | enospc | enospc_data | bad_options
 #       | async_same_result | async_kill9 | async_term | async_eio_one_rank | async_stuck | async_enospc
+#       | cache_resume (node caches on 2 simulated nodes, docs/multilevel.md)
 #       (asynchronous checkpoints, docs/async.md; kill9, term, eio and stuck need CKPT_FAULT_SHIM,
 #       tests/faults/fault_shim.c)
 # `mpiexec -disable-auto-cleanup`: MPICH 4.0's hydra (Debian 12) sometimes reports 0 instead of
@@ -202,6 +203,62 @@ async_term)  # TERM while a flush waits on a slow fsync (the shim sleeps 3 s in 
     run "${args[@]}" --checkpoint-dir "$work/ck" --restart latest >"$work/resume.log"
     [ "$(tail -n 1 "$work/resume.log")" = "$ref" ] || fail "resumed checksum $(tail -n 1 "$work/resume.log") != $ref"
     echo "async_term: exit 85 after the flush in flight and the shutdown checkpoint, both durable; resumed to $ref" ;;
+cache_resume)  # SIGKILL a rank of a job with node caches; resume from the caches, the partner copies, the shared directory
+    # 2 simulated nodes; every=20 to the caches, every 3rd version also to the shared directory.
+    export CKPT_SIMULATED_NODES=2
+    ref=$(reference)
+    cache="$work/cache"
+    complete() {  # the newest version with every rank's part in each of the given node caches
+        local newest=0 seq
+        for seq in $(seq 1 20); do
+            local all=1 node
+            for node in "$@"; do
+                [ "$(find "$cache/$node" -name "$(printf 'ckpt.%06d' "$seq").rank*.h5" 2>/dev/null | wc -l)" = "$np" ] || all=0
+            done
+            [ "$all" = 1 ] && newest=$seq
+        done
+        echo "$newest"
+    }
+    start "$work/ck" --checkpoint "every=20,cache=$cache,flush=3,depth=3"
+    for _ in $(seq 1 600); do [ "$(complete node1)" -ge 5 ] && break; sleep 0.05; done
+    [ "$(complete node1)" -ge 5 ] || fail "no 5th version in node 1's cache: $(ls -R "$cache")"
+    # Every rank SIGKILLed at once (mpiexec -disable-auto-cleanup would leave the others running).
+    for f in "$work"/ck/.ckpt/pid.*; do kill -KILL "$(cat "$f")" 2>/dev/null || true; done
+    set +e; wait "$job"; status=$?; set -e
+    [ "$status" != 0 ] || fail "the killed job exited 0: $(cat "$work/run.log")"
+    resume() { run "${args[@]}" --checkpoint-dir "$work/ck" --checkpoint "none,cache=$cache" --restart latest >"$work/resume.log" 2>&1 ||
+                   fail "resume failed: $(cat "$work/resume.log")"
+               [ "$(tail -n 1 "$work/resume.log")" = "$ref" ] || fail "resumed checksum $(tail -n 1 "$work/resume.log") != $ref"; }
+    # 1. Both caches: the newest version whose every rank's own part is in its own node's cache
+    #    (a copy is sent only once the part is committed, so no newer one is complete), nothing fetched.
+    v=0
+    for seq in $(seq 1 20); do
+        all=1
+        for r in $(seq 0 $((np - 1))); do
+            [ -e "$cache/node$((r * 2 / np))/$(printf 'ckpt.%06d' "$seq").rank$r.h5" ] || all=0
+        done
+        [ "$all" = 1 ] && v=$seq
+    done
+    resume
+    grep -q "^ckpt: restored version $v from the node caches$" "$work/resume.log" ||
+        fail "not restored from the caches at version $v: $(cat "$work/resume.log")"
+    grep -q "^restored step $((20 * v)) " "$work/resume.log" || fail "not step $((20 * v)): $(cat "$work/resume.log")"
+    # 2. Node 0's cache lost: its ranks' parts come from their partners on node 1, and are put back.
+    rm -rf "$cache/node0"
+    v=$(complete node1)
+    resume
+    grep -q "^ckpt: restored version $v from the node caches ($((np / 2)) of $np parts from partner copies)$" "$work/resume.log" ||
+        fail "not restored from partner copies at version $v: $(cat "$work/resume.log")"
+    [ "$(find "$cache/node0" -name "$(printf 'ckpt.%06d' "$v").rank*.h5" | wc -l)" = "$((np / 2))" ] ||
+        fail "node 0's parts were not put back: $(ls "$cache/node0")"
+    # 3. Every cache lost: the newest version in the shared directory (a multiple of 3).
+    rm -rf "$cache"
+    last=$(cd "$work/ck" && ls ckpt.*.h5 | tail -n 1 | sed 's/^ckpt\.0*\([0-9]*\)\.h5$/\1/')
+    [ $((last % 3)) = 0 ] || fail "shared versions are not every 3rd: $(versions "$work/ck")"
+    resume
+    grep -q "node caches" "$work/resume.log" && fail "restored from a cache that is gone: $(cat "$work/resume.log")"
+    grep -q "^restored step $((20 * last)) " "$work/resume.log" || fail "not step $((20 * last)): $(cat "$work/resume.log")"
+    echo "cache_resume: killed at version >= 5; resumed from the caches, from partner copies, from the shared version $last, each to $ref" ;;
 async_eio_one_rank)  # rank 1's background fsync fails (EIO): the same error on every rank, 74, nothing left
     [ -n "${CKPT_FAULT_SHIM:-}" ] || fail "CKPT_FAULT_SHIM is not set"
     set +e

@@ -30,6 +30,13 @@ if(CKPT_BUILD_EXAMPLES)
                            ENVIRONMENT "CKPT_FAULT_SHIM=$<TARGET_FILE:ckpt_fault_shim>;CKPT_COMMAND=${PROJECT_BINARY_DIR}/tools/ckpt")
     endforeach()
   endforeach()
+  # Node caches on 2 simulated nodes (docs/multilevel.md): a rank SIGKILLed; resumes from the
+  # caches, from the partner copies after deleting node 0's, from the shared directory after both.
+  foreach(np 2 4)
+    set(name signals.heat_cache_resume.np${np})
+    add_test(NAME ${name} COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/signals/heat_signals.sh ${PROJECT_BINARY_DIR} ${np} cache_resume)
+    set_tests_properties(${name} PROPERTIES PROCESSORS ${np} LABELS "signals;multilevel" TIMEOUT 300)
+  endforeach()
   add_test(NAME signals.heat_bad_options_exit_with_contract_status
            COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/signals/heat_signals.sh ${PROJECT_BINARY_DIR} 1 bad_options)
   set_tests_properties(signals.heat_bad_options_exit_with_contract_status PROPERTIES LABELS signals TIMEOUT 120)

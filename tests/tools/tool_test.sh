@@ -308,6 +308,34 @@ latest)
     [ "$(cat "$work/out")" = "d/other.000001.h5" ] || fail "--name other not honoured"
     ;;
 
+cache)  # list --cache and prune --cache on the node caches of heat at 2 ranks on 2 simulated nodes
+    CKPT_SIMULATED_NODES=2 "$mpiexec" -n 2 "$heat" --steps 20 --n 32 \
+        --checkpoint every=5,depth=0,cache="$work/cache",flush=2 --checkpoint-dir d >"$work/heat.log" 2>&1 ||
+        fail "heat failed: $(cat "$work/heat.log")"
+    # Versions 1-4 in both nodes' caches (each holds its rank's part and the other's copy); 2 and 4 in d.
+    rm "$work/cache/node1/ckpt.000003.rank0.h5"  # version 3: rank 0's part once only
+    rm "$work/cache/node0/ckpt.000001.rank1.h5" "$work/cache/node1/ckpt.000001.rank1.h5"  # version 1: rank 1's part nowhere
+    expect 0 "$ckpt" list d --cache "$work/cache"
+    has out "node cache $work/cache:"
+    grep -qE '^ckpt +1 +1 of 2 +incomplete \(rank 1.s part is in no cache\)$' "$work/out" || fail "version 1 not incomplete"
+    grep -qE '^ckpt +2 +2 of 2 +cached,partnered,flushed$' "$work/out" || fail "version 2 not on every level"
+    grep -qE '^ckpt +3 +2 of 2 +cached$' "$work/out" || fail "version 3 not cached only"
+    grep -qE '^ckpt +4 +2 of 2 +cached,partnered,flushed$' "$work/out" || fail "version 4 not on every level"
+    expect 0 "$ckpt" list d --cache "$work/cache" --json
+    json 'cache.versions#=4' 'cache.versions[1].levels#=3' 'cache.versions[2].levels#=1' 'cache.versions[0].found=1'
+    expect 66 "$ckpt" list d --cache "$work/nowhere"
+    has err "opening the node cache"
+    # prune --cache keeps every part of the newest 2 versions in each directory.
+    expect 0 "$ckpt" prune d --depth 2 --cache "$work/cache" --dry-run
+    has out "would delete  $work/cache/node0/ckpt.000002.rank0.h5"
+    has out "kept          $work/cache/node0/ckpt.000003.rank0.h5"
+    [ -f "$work/cache/node0/ckpt.000002.rank0.h5" ] || fail "--dry-run deleted a cached part"
+    expect 0 "$ckpt" prune d --depth 2 --cache "$work/cache"
+    left=$(cd "$work/cache" && find . -name '*.h5' | sort | tr '\n' ' ')
+    [ "$left" = "./node0/ckpt.000003.rank0.h5 ./node0/ckpt.000003.rank1.h5 ./node0/ckpt.000004.rank0.h5 ./node0/ckpt.000004.rank1.h5 ./node1/ckpt.000003.rank1.h5 ./node1/ckpt.000004.rank0.h5 ./node1/ckpt.000004.rank1.h5 " ] ||
+        fail "cached parts left: $left"
+    ;;
+
 prune)
     checkpoints d
     cp "$(v d 1)" "$(v d 2).tmp"  # older than the newest complete: a leftover of a failed write

@@ -626,6 +626,34 @@ TEST_CASE("async and async_busy: items, variables, the bare word, and bad values
     CHECK_THROWS_WITH(resolve({}, {}, &code), Contains("Options::async") && Contains("40"));
 }
 
+TEST_CASE("cache, flush, partner and simulated_nodes: items, variables, %j, and bad values", "[unit][options]") {
+    const Options none = resolve({});
+    CHECK(none.cache.empty());
+    CHECK(none.flush == 1);
+    CHECK(none.partner);
+    CHECK(none.simulated_nodes == 0);
+    const Options items = resolve({{"SLURM_JOB_ID", "77"}}, {"--checkpoint", "cache=/dev/shm/%j,flush=4,partner=no"});
+    CHECK(items.cache == "/dev/shm/77");
+    CHECK(items.origin.at("cache") == "/dev/shm/77 (from --checkpoint cache=/dev/shm/%j)");
+    CHECK(items.flush == 4);
+    CHECK_FALSE(items.partner);
+    CHECK(items.mode.shutdown);  // keys: the mode set stays
+    const Options env = resolve({{"CKPT_CACHE_DIR", "/local"}, {"CKPT_FLUSH", "0"}, {"CKPT_PARTNER", "0"},
+                                 {"CKPT_SIMULATED_NODES", "2"}});
+    CHECK(env.cache == "/local");
+    CHECK(env.flush == 0);
+    CHECK_FALSE(env.partner);
+    CHECK(env.simulated_nodes == 2);
+    CHECK(resolve({{"CKPT_FLUSH", "3"}}, {"--checkpoint", "flush=5"}).flush == 5);  // the flag wins
+    CHECK_THROWS_WITH(resolve({}, {"--checkpoint", "cache="}), Contains("cache=") && Contains("node-local directory"));
+    CHECK_THROWS_WITH(resolve({{"CKPT_FLUSH", "often"}}), Contains("CKPT_FLUSH") && Contains("often"));
+    CHECK_THROWS_WITH(resolve({{"CKPT_PARTNER", "maybe"}}), Contains("CKPT_PARTNER") && Contains("yes, no"));
+    CHECK_THROWS_WITH(resolve({{"CKPT_SIMULATED_NODES", "5000"}}), Contains("CKPT_SIMULATED_NODES") && Contains("4096"));
+    Options code;
+    code.simulated_nodes = 5000;
+    CHECK_THROWS_WITH(resolve({}, {}, &code), Contains("Options::simulated_nodes"));
+}
+
 TEST_CASE("origins say where each value came from, with its unit", "[unit][options]") {
     const Options o = resolve({{"CKPT_INTERVAL", "10"}, {"CKPT_HALT_SECONDS", "300"}},
                               {"--checkpoint", "depth=3", "--checkpoint-signal", "12"});
@@ -658,7 +686,11 @@ TEST_CASE("describe prints one line per knob with value, unit and origin", "[uni
           "ckpt: verbose=false (default)\n"
           "ckpt: strict_restore=false (default)\n"
           "ckpt: async=0 (default)\n"
-          "ckpt: async_busy=wait (default)\n");
+          "ckpt: async_busy=wait (default)\n"
+          "ckpt: cache=(none) (default)\n"
+          "ckpt: flush=1 (default)\n"
+          "ckpt: partner=true (default)\n"
+          "ckpt: simulated_nodes=0 (default)\n");
     SECTION("unresolved options print values without origins") {
         Options raw;
         raw.depth = 9;

@@ -494,6 +494,44 @@ TEST_CASE("the next commit deletes a stale temporary", "[unit][rotation]") {
     REQUIRE(restored_x(dir.path(), spec_of(ckpt::RestartKind::Latest)) == 55);
 }
 
+TEST_CASE("node cache file names: one rule, told from versions and other files", "[unit][rotation][multilevel]") {
+    using ckpt::detail::CachedPart;
+    CHECK(ckpt::detail::cached_part_name("ckpt", 12, 3) == "ckpt.000012.rank3.h5");
+    CachedPart p;
+    REQUIRE(ckpt::detail::parse_cached_part_name("ckpt.000012.rank3.h5", "ckpt", p));
+    CHECK(p.version.sequence == 12);
+    CHECK(p.rank == 3);
+    CHECK(p.version.committed());
+    REQUIRE(ckpt::detail::parse_cached_part_name("ckpt.000012.rank3.h5.tmp", "ckpt", p));
+    CHECK(p.version.temporary);
+    REQUIRE(ckpt::detail::parse_cached_part_name("ckpt.000012.rank3.h5.reserve", "ckpt", p));
+    CHECK(p.version.temporary);
+    for (const char* other : {"ckpt.000012.h5", "ckpt.000012.rank.h5", "ckpt.000012.rankx.h5", "ckpt.x.rank3.h5",
+                              "other.000012.rank3.h5", "ckpt.000012.rank3.txt"})
+        CHECK_FALSE(ckpt::detail::parse_cached_part_name(other, "ckpt", p));
+    ckpt::detail::Version v;
+    CHECK_FALSE(ckpt::detail::parse_version_name("ckpt.000012.rank3.h5", "ckpt", v));  // not a shared version
+}
+
+TEST_CASE("a node cache's rotation keeps depth versions, every part of each, and removes older temporaries",
+          "[unit][rotation][multilevel]") {
+    TempDir dir;
+    auto part = [&](std::uint64_t seq, int rank, const char* suffix = "") {
+        return dir / (ckpt::detail::cached_part_name("ckpt", seq, rank) + suffix);
+    };
+    for (std::uint64_t seq = 1; seq <= 4; ++seq)
+        for (int rank = 0; rank < 3; ++rank) write_text(part(seq, rank), "part");
+    write_text(part(2, 1, ".tmp"), "a crashed copy");
+    write_text(part(5, 0, ".tmp"), "in progress");
+    write_text(dir / "other.000001.rank0.h5", "another name");
+    CHECK(ckpt::detail::rotate_cache(dir.path(), "ckpt", 2, 4).empty());
+    std::set<std::string> expected{"other.000001.rank0.h5", ckpt::detail::cached_part_name("ckpt", 5, 0) + ".tmp"};
+    for (std::uint64_t seq = 3; seq <= 4; ++seq)
+        for (int rank = 0; rank < 3; ++rank) expected.insert(ckpt::detail::cached_part_name("ckpt", seq, rank));
+    CHECK(files_in(dir.path()) == expected);
+    CHECK(ckpt::detail::list_cached_parts(dir / "absent", "ckpt").empty());
+}
+
 TEST_CASE("rotation leaves other name prefixes and unrelated files alone", "[unit][rotation]") {
     TempDir dir;
     const std::set<std::string> unrelated{"notes.txt",  "ckpt.h5",         "ckpt.000001.h5.bak", "ckptx.000001.h5",

@@ -102,6 +102,8 @@ struct Duration {
 inline constexpr double max_duration_seconds = 100.0 * 365.0 * 86400.0;
 /// The most asynchronous checkpoints in flight at once (each holds a copy of the state).
 inline constexpr unsigned max_async = 16;
+/// The most simulated nodes (CKPT_SIMULATED_NODES): a test knob, one cache directory each.
+inline constexpr unsigned max_simulated_nodes = 4096;
 
 /// Seconds of `NUMBER [s|m|min|h|d]`; NUMBER is digits with an optional `.digits` fraction.
 inline std::optional<double> number_seconds(std::string_view s, BareUnit unit, bool& bare) {
@@ -269,14 +271,15 @@ struct CheckpointItem {
     std::string text;         ///< the item as written, blanks trimmed (quoted in errors and origins)
     bool sets_mode = false;   ///< it names modes, so the mode set of its text replaces the old one
     bool none = false, enabled = false, shutdown = false, periodic = false;
-    std::string key;          ///< "interval", "every", "depth", "dir", "halt", "async", "async_busy", or empty
+    std::string key;          ///< "interval", "every", "depth", "dir", "halt", "async", "async_busy", "cache",
+                              ///< "flush", "partner", or empty
     std::string value;        ///< the text after '='
 };
 
 /// What an unknown item is told to look like.
 inline const char* checkpoint_items_expected() {
-    return "items none, enabled, shutdown, periodic, interval=, every=, depth=, dir=, halt=, async[=], async_busy= "
-           "or the letters n, s, u, c, c=, w, w=, separated by commas";
+    return "items none, enabled, shutdown, periodic, interval=, every=, depth=, dir=, halt=, async[=], async_busy=, cache=, "
+           "flush=, partner= or the letters n, s, u, c, c=, w, w=, separated by commas";
 }
 
 /// Split and classify `checkpoint := item {"," item}` (docs/batch-contract.md section 3); values are parsed later.
@@ -296,7 +299,8 @@ inline std::vector<CheckpointItem> parse_checkpoint_items(const std::string& tex
             item.key = word == "c" || word == "w" ? "interval" : word;
             item.sets_mode = item.enabled = item.periodic = word == "c" || word == "w";
             if (item.key != "interval" && item.key != "every" && item.key != "depth" && item.key != "dir" &&
-                item.key != "halt" && item.key != "async" && item.key != "async_busy")
+                item.key != "halt" && item.key != "async" && item.key != "async_busy" && item.key != "cache" &&
+                item.key != "flush" && item.key != "partner")
                 reject(option, t, checkpoint_items_expected());
         } else if (t == "async") {  // not a mode word: it keeps the mode set, as keys do
             item.key = "async";

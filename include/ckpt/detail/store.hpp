@@ -43,6 +43,11 @@ struct FileMeta {
     std::vector<std::string> argv;
     std::string cwd;
     std::int64_t schema_version = 0;  ///< the application's (Checkpointer::schema_version)
+    /// Drawn by rank 0 for each version, the same in every file of it: the files of one version
+    /// in the node caches are told from a stale file of another job with the same number.
+    std::uint64_t version_id = 0;
+    /// A node cache's file holds one rank's part (ranks = 1): which world rank, of how many.
+    std::int64_t part = -1, parts = 0;
 };
 
 
@@ -409,6 +414,11 @@ inline FileIdentity write_file(const std::string& path, const mpi::Comm& comm, c
             file->write_attribute("/", "ckpt.argv", meta.argv);
             file->write_attribute("/", "ckpt.cwd", meta.cwd);
             file->write_attribute("/", "ckpt.schema_version", meta.schema_version);
+            file->write_attribute("/", "ckpt.version_id", static_cast<std::int64_t>(meta.version_id));
+            if (meta.part >= 0) {
+                file->write_attribute("/", "ckpt.part", meta.part);
+                file->write_attribute("/", "ckpt.parts", meta.parts);
+            }
             file->create_group("/state");
             file->create_group("/layout");
         });
@@ -553,6 +563,12 @@ public:
         if (meta_.ranks < 1) raise(file_.bad_layout("/", "records " + std::to_string(meta_.ranks) + " ranks"));
         if (file_.has_attribute("/", "ckpt.schema_version"))
             meta_.schema_version = file_.read_int_attribute("/", "ckpt.schema_version");
+        if (file_.has_attribute("/", "ckpt.version_id"))
+            meta_.version_id = static_cast<std::uint64_t>(file_.read_int_attribute("/", "ckpt.version_id"));
+        if (file_.has_attribute("/", "ckpt.part")) {
+            meta_.part = file_.read_int_attribute("/", "ckpt.part");
+            meta_.parts = file_.read_int_attribute("/", "ckpt.parts");
+        }
     }
 
     const FileMeta& meta() const noexcept { return meta_; }

@@ -7,6 +7,9 @@
 ///   <name>.<seq>.h5.reserve   its metadata room (store.hpp), equally in progress
 ///   <name>.<seq>.h5.bad       a committed version that failed verification at a restore: kept for
 ///                             inspection, never counted as one of the `depth` versions kept
+///
+/// A node cache (docs/multilevel.md) holds one file per rank and version, with the same suffixes:
+///   <name>.<seq>.rank<r>.h5   rank r's part of version <seq> (its own, or a partner's copy)
 
 #include "ckpt/error.hpp"
 
@@ -102,6 +105,60 @@ inline bool split_version_name(const std::string& file, std::string& name, Versi
     return parse_version_name(file, name, v);  // one rule decides
 }
 
+/// A node cache's file of one rank's part: "<name>.<seq>.rank<r>.h5".
+inline std::string cached_part_name(const std::string& name, std::uint64_t seq, int rank) {
+    const std::string file = version_file_name(name, seq);
+    return file.substr(0, file.size() - 3) + ".rank" + std::to_string(rank) + ".h5";
+}
+
+/// One file in a node cache.
+struct CachedPart {
+    Version version;
+    int rank = -1;
+};
+
+/// Parses "<name>.<seq>.rank<r>.h5[.tmp|.reserve|.bad]" (the version part by parse_version_name's
+/// rule); false for any other file name.
+inline bool parse_cached_part_name(const std::string& file, const std::string& name, CachedPart& out) {
+    std::string rest = file;
+    Version v;
+    strip_version_suffix(rest, v);
+    if (rest.size() < 4 || rest.compare(rest.size() - 3, 3, ".h5") != 0) return false;
+    rest.resize(rest.size() - 3);
+    const std::size_t at = rest.rfind(".rank");
+    if (at == std::string::npos) return false;
+    const std::string digits = rest.substr(at + 5);
+    if (digits.empty() || digits.size() > 9 || !std::all_of(digits.begin(), digits.end(), ::isdigit)) return false;
+    if (!parse_version_name(rest.substr(0, at) + ".h5", name, out.version)) return false;
+    out.version.temporary = v.temporary;
+    out.version.quarantined = v.quarantined;
+    out.rank = std::stoi(digits);
+    return true;
+}
+
+/// Every file of `name` in the node cache `dir`, by sequence then rank; an absent directory has none.
+inline std::vector<CachedPart> list_cached_parts(const std::string& dir, const std::string& name) {
+    std::vector<CachedPart> out;
+    std::error_code ec;
+    std::filesystem::directory_iterator it(dir, ec), end;
+    if (ec) {
+        if (ec == std::errc::no_such_file_or_directory) return out;
+        raise(posix_error("opening the node cache", dir, ec.value(), "check cache= / CKPT_CACHE_DIR"));
+    }
+    for (; it != end; it.increment(ec)) {
+        CachedPart p;
+        const std::string file = it->path().filename().string();
+        if (parse_cached_part_name(file, name, p)) {
+            p.version.path = join_path(dir, file);
+            out.push_back(p);
+        }
+    }
+    std::sort(out.begin(), out.end(), [](const CachedPart& a, const CachedPart& b) {
+        return a.version.sequence != b.version.sequence ? a.version.sequence < b.version.sequence : a.rank < b.rank;
+    });
+    return out;
+}
+
 /// Every version of `name` in `dir`, oldest first (final before temporary or quarantined for one
 /// sequence number); an absent directory has none.
 inline std::vector<Version> list_versions(const std::string& dir, const std::string& name) {
@@ -134,11 +191,12 @@ inline std::vector<Version> committed_versions(const std::string& dir, const std
     return all;
 }
 
-/// mkdir -p, naming the directory that could not be made.
-inline void make_directories(const std::string& dir) {
+/// mkdir -p, naming the directory that could not be made, `what` it is and where it is set.
+inline void make_directories(const std::string& dir, const char* what = "checkpoint directory",
+                             const char* set_by = "--checkpoint-dir / CKPT_DIR") {
     std::error_code ec;
     std::filesystem::create_directories(dir, ec);
-    if (ec) raise(posix_error("creating checkpoint directory", dir, ec.value(), "check --checkpoint-dir / CKPT_DIR"));
+    if (ec) raise(posix_error(std::string("creating ") + what, dir, ec.value(), std::string("check ") + set_by));
 }
 
 /// The hint for a file this write must create but found already there.
@@ -266,6 +324,42 @@ inline std::vector<std::string> rotate(const std::string& dir, const std::string
         if (r.keep || r.version->sequence >= newest) continue;  // never the version just committed
         if (::unlink(r.version->path.c_str()) != 0 && errno != ENOENT) failed.push_back(r.version->path);
     }
+    return failed;
+}
+
+/// What rotate_cache() does with each of `parts` (one cache's files), in their order: true to keep.
+inline std::vector<bool> plan_cache_retention(const std::vector<CachedPart>& parts, unsigned depth, std::uint64_t newest) {
+    std::vector<Version> versions;  // one per sequence number
+    for (const auto& p : parts) {
+        if (!versions.empty() && versions.back().sequence == p.version.sequence) {
+            if (p.version.committed()) versions.back() = p.version;
+            continue;
+        }
+        versions.push_back(p.version);
+    }
+    std::vector<std::uint64_t> kept;
+    for (const auto& r : plan_retention(versions, depth, [](const Version&) { return true; }))
+        if (r.keep && r.version->committed()) kept.push_back(r.version->sequence);
+    std::vector<bool> keep;
+    for (const auto& p : parts) {
+        const std::uint64_t seq = p.version.sequence;
+        // Never the version just written, nor a newer one in progress.
+        keep.push_back(seq >= newest || (std::find(kept.begin(), kept.end(), seq) != kept.end() && !p.version.temporary));
+    }
+    return keep;
+}
+
+/// A node cache's rotation after version `newest` is in every cache: keeps the parts of the
+/// newest `depth` versions (plan_retention's rule, a version counting as committed when any part
+/// of it is), and removes temporaries older than `newest` (a crashed write's). Returns the paths
+/// it could not delete.
+inline std::vector<std::string> rotate_cache(const std::string& dir, const std::string& name, unsigned depth,
+                                             std::uint64_t newest) {
+    const auto parts = list_cached_parts(dir, name);
+    const auto keep = plan_cache_retention(parts, depth, newest);
+    std::vector<std::string> failed;
+    for (std::size_t i = 0; i < parts.size(); ++i)
+        if (!keep[i] && ::unlink(parts[i].version.path.c_str()) != 0 && errno != ENOENT) failed.push_back(parts[i].version.path);
     return failed;
 }
 

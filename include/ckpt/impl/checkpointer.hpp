@@ -12,6 +12,9 @@
 #include "ckpt/detail/leaf.hpp"
 #include "ckpt/detail/job_lock.hpp"
 #include "ckpt/detail/mpi/agree.hpp"
+#include "ckpt/detail/mpi/exchange.hpp"
+#include "ckpt/detail/mpi/nodes.hpp"
+#include "ckpt/detail/node_cache.hpp"
 #include "ckpt/detail/process_exit.hpp"
 #include "ckpt/detail/registry.hpp"
 #include "ckpt/detail/safe_point.hpp"
@@ -37,6 +40,7 @@
 #include <iostream>
 #include <memory>
 #include <optional>
+#include <random>
 #include <set>
 #include <string>
 #include <thread>
@@ -52,6 +56,18 @@ struct Target {
     std::string dir, name;
     unsigned depth = 2;
 };
+
+/// A version a restore may try: a file in the shared directory, or the parts of a version in the
+/// node caches.
+struct Candidate {
+    std::string path;  ///< the shared file; for a cached version, what messages call it
+    std::uint64_t sequence = 0;
+    bool cached = false;
+};
+
+/// Message tags of ckpt's point-to-point transfers (on its private communicator), two each.
+constexpr int partner_copy_tag = 7100;
+constexpr int part_fetch_tag = 7200;
 
 /// `rate` bytes per second with a unit that keeps three significant digits ("512 kB/s").
 inline std::string format_rate(double rate) {
@@ -116,6 +132,7 @@ struct Checkpointer::Impl {
         if (options_.halt.count() > 0 && options_.end_time == 0)
             warn("halt=" + detail::format_seconds(options_.halt) +
                  " has no end time to count down from: set CKPT_END_TIME (or run under Slurm with a time limit)");
+        if (!options_.cache.empty()) start_cache();  // a restore may read the caches in any mode
         if (options_.mode.none) return;  // nothing will ever be written: leave signals alone
         if (options_.async > 0) start_async();
         take_job_lock();
@@ -143,12 +160,23 @@ struct Checkpointer::Impl {
                            "MPI_Comm_create_keyval");
         detail::mpi::check(MPI_Comm_set_attr(MPI_COMM_SELF, finalize_key_, this), "MPI_Comm_set_attr");
     }
+    /// Multi-level storage: which node each rank is on, its partner, its node's cache directory.
+    void start_cache() {
+        topology_ = detail::mpi::find_nodes(comm_, options_.simulated_nodes);
+        self_ = std::make_unique<detail::mpi::Comm>(MPI_COMM_SELF);
+        node_dir_ = detail::node_cache_dir(options_.cache, options_.simulated_nodes, topology_.node);
+        if (options_.partner && topology_.count < 2 && !options_.mode.none)
+            warn("partner copies need two nodes or more, and this job runs on one: a checkpoint whose cache is lost "
+                 "is restored from the shared directory (see flush=)");
+    }
+    bool cache_on() const noexcept { return self_ != nullptr; }
+
     static int drain_at_finalize(MPI_Comm, int, void* self, void*) {
         static_cast<Impl*>(self)->finish_flushes();
         return MPI_SUCCESS;
     }
 
-    void restore_entry(detail::FileSource& source, const detail::Entry& e, std::vector<std::string>& absent);
+    void restore_entry(detail::FileSource& source, const detail::Entry& e, int file_ranks, std::vector<std::string>& absent);
     /// Runs `read` (reads of `object` in the checkpoint `path`): an I/O error in a stored structure
     /// HDF5 cannot read, or a Boost archive that does not decode, is a corrupt file (65).
     template <class F>
@@ -201,8 +229,13 @@ struct Checkpointer::Impl {
     bool restore(const RestartSpec& what);
     std::string checkpoint();
     void request_checkpoint(Action action);
-    std::vector<std::string> candidates(const RestartSpec& what) const;
-    void restore_from(const std::string& path);
+    std::vector<std::string> candidates(const RestartSpec& what, bool cached_instead) const;
+    std::vector<detail::Candidate> restore_candidates(const RestartSpec& what,
+                                                      const std::optional<detail::CacheInventory>& inventory) const;
+    void restore_from(const std::string& path, const detail::mpi::Comm& file_comm, std::uint64_t cached_sequence = 0);
+    void restore_cached(std::uint64_t seq, const detail::CacheInventory& inventory);
+    std::string write_cached(const std::vector<detail::SaveNode>& nodes, const detail::FileMeta& meta, unsigned depth);
+    void taken(const std::string& path, std::uint64_t seq, bool shared);
     void quarantine(const std::string& path) const;
     bool poll_impl(std::int64_t step, bool have_step);
     std::string write_version(const detail::Target& target, bool durable);
@@ -215,6 +248,9 @@ struct Checkpointer::Impl {
     void abandon_flushes();
     void finish_flushes() noexcept;
     void start_rotation(const detail::Target& target, std::uint64_t seq);
+    void start_cache_rotation(unsigned depth, std::uint64_t seq);
+    template <class Rotate>
+    void submit_rotation(const std::string& where, Rotate rotate);
     bool act(const detail::Due& due);
     std::optional<detail::control::Request> claim_request();
     void answer(const std::optional<detail::control::Request>& request, bool ok, int status, const std::string& file,
@@ -243,6 +279,7 @@ struct Checkpointer::Impl {
     std::uint64_t poll_calls_ = 0;
     std::int64_t last_poll_step_ = -1;  ///< step given to the current poll, recorded in the file
     std::uint64_t last_write_call_ = 0; ///< poll_calls_ at the last write: one write per safe point
+    bool last_shared_ = true;           ///< the last version written went to the shared directory
     detail::SafePoint triggers_;        ///< what each poll() must do: signals, requests, clocks
 
     std::unique_ptr<detail::control::PidFile> pid_file_;
@@ -252,6 +289,12 @@ struct Checkpointer::Impl {
     ExitPolicy exit_policy_ = ExitPolicy::Exit;
     bool leaving_ = false;
     int exit_status_ = 0;
+
+    // Multi-level storage (set by start_cache()): the ranks' nodes, a communicator of this rank
+    // alone (its cache file), its node's cache directory.
+    detail::mpi::Nodes topology_;
+    std::unique_ptr<detail::mpi::Comm> self_;
+    std::string node_dir_;
 
     int finalize_key_ = MPI_KEYVAL_INVALID;
     std::mutex rotation_mutex_;
@@ -325,7 +368,9 @@ inline void Checkpointer::Impl::request_checkpoint(Action action) {
 }
 
 
-inline std::vector<std::string> Checkpointer::Impl::candidates(const RestartSpec& what) const {
+/// The shared directory's candidates. `cached_instead`: the node caches hold a version this
+/// spec selects, so finding none here is no error.
+inline std::vector<std::string> Checkpointer::Impl::candidates(const RestartSpec& what, bool cached_instead) const {
     // Rank 0 looks at the directory; everyone gets the same list.
     detail::mpi::Outcome local;
     std::vector<std::string> paths;
@@ -348,7 +393,7 @@ inline std::vector<std::string> Checkpointer::Impl::candidates(const RestartSpec
                         else
                             warn("skipping " + it->path + ": " + foreign);
                     }
-                    if (paths.empty() && what.kind == RestartKind::Latest)
+                    if (paths.empty() && what.kind == RestartKind::Latest && !cached_instead)
                         detail::raise(missing("--restart latest: no complete checkpoint \"" + options_.name +
                                                   ".*.h5\" in the directory",
                                               options_.dir));
@@ -356,6 +401,7 @@ inline std::vector<std::string> Checkpointer::Impl::candidates(const RestartSpec
                 }
                 case RestartKind::Sequence: {
                     std::string p = detail::join_path(options_.dir, detail::version_file_name(options_.name, what.sequence));
+                    if (cached_instead && !std::filesystem::exists(p)) break;
                     if (!std::filesystem::exists(p))
                         detail::raise(missing("--restart " + std::to_string(what.sequence) +
                                                   ": no checkpoint with that sequence number",
@@ -387,14 +433,96 @@ inline std::vector<std::string> Checkpointer::Impl::candidates(const RestartSpec
     return detail::mpi::wire::strings(shared);
 }
 
-inline void Checkpointer::Impl::restore_from(const std::string& path) {
+/// Collective. What a restore tries, in order: for each sequence number, newest first, the
+/// version in the node caches if every rank's part is in one of them, then the shared file.
+/// Every rank computes the same list from the same inventory and rank 0's directory listing.
+inline std::vector<detail::Candidate> Checkpointer::Impl::restore_candidates(
+    const RestartSpec& what, const std::optional<detail::CacheInventory>& inventory) const {
+    std::vector<std::uint64_t> cached;
+    if (inventory) {
+        for (std::uint64_t seq : inventory->complete(comm_.size()))
+            if (what.kind != RestartKind::Sequence || seq == what.sequence) cached.push_back(seq);
+    }
+    const bool by_number = what.kind == RestartKind::Latest || what.kind == RestartKind::Auto ||
+                           what.kind == RestartKind::Sequence;
+    std::vector<detail::Candidate> out;
+    for (const auto& path : candidates(what, by_number && !cached.empty())) {
+        detail::Version v;
+        detail::Candidate c{path, 0, false};
+        if (detail::parse_version_name(std::filesystem::path(path).filename().string(), options_.name, v)) c.sequence = v.sequence;
+        out.push_back(c);
+    }
+    if (!by_number || cached.empty()) return out;
+    for (std::uint64_t seq : cached)
+        out.push_back({options_.cache + " (version " + std::to_string(seq) + " in the node caches)", seq, true});
+    // Newest first; at one number the cached parts first (read from local memory or disk).
+    std::stable_sort(out.begin(), out.end(), [](const detail::Candidate& a, const detail::Candidate& b) {
+        return a.sequence != b.sequence ? a.sequence > b.sequence : a.cached > b.cached;
+    });
+    return out;
+}
+
+/// Collective. Restores version `seq` from the node caches: a rank whose node's cache lacks its
+/// part first gets it from a node that has it (its partner's copy), through MPI, and puts it back
+/// in its own node's cache; then every rank reads its own file.
+inline void Checkpointer::Impl::restore_cached(std::uint64_t seq, const detail::CacheInventory& inventory) {
+    const int rank = comm_.rank();
+    auto part_path = [&](int r) { return detail::join_path(node_dir_, detail::cached_part_name(options_.name, seq, r)); };
+    // The same plan on every rank: a part its rank's node lacks comes from the lowest node that
+    // holds it, sent by that node's lowest rank.
+    std::vector<int> to;
+    int from = -1, fetched = 0;
+    for (int r = 0; r < comm_.size(); ++r) {
+        const std::vector<int> holders = inventory.holders(seq, r);
+        const int home = topology_.node_of[static_cast<std::size_t>(r)];
+        if (holders.empty() || std::find(holders.begin(), holders.end(), home) != holders.end()) continue;
+        ++fetched;
+        const int sender = topology_.reporters[static_cast<std::size_t>(holders.front())];
+        if (r == rank) from = sender;
+        if (sender == rank) to.push_back(r);
+    }
+    detail::mpi::Outcome local;
+    std::vector<std::vector<char>> images(to.size());
+    std::vector<detail::mpi::Outgoing> sends;
+    for (std::size_t i = 0; i < to.size(); ++i) {
+        local.run([&] { images[i] = detail::read_file_image(part_path(to[i])); });  // empty: failed, agreed below
+        sends.push_back({to[i], &images[i]});
+    }
+    const auto received = detail::mpi::exchange_bytes(comm_, sends, from >= 0 ? std::vector<int>{from} : std::vector<int>{},
+                                                      detail::part_fetch_tag);
+    const std::string mine = part_path(rank);
+    if (from >= 0)
+        local.run([&] {
+            if (received[0].empty())
+                detail::raise(IoError({"rank " + std::to_string(from) + " could not send this rank's cached part", mine,
+                                       "", rank, {}}));
+            detail::make_directories(node_dir_, "the node cache", "cache= / CKPT_CACHE_DIR");
+            ::unlink((mine + ".tmp").c_str());  // this rank's own temporary name: a crashed write's
+            const auto created = detail::write_file_image(mine + ".tmp", received[0]);
+            detail::commit(mine + ".tmp", mine, created);  // a directory fsync warning: the part is readable
+        });
+    detail::mpi::agree(comm_, local);
+    restore_from(mine, *self_, seq);
+    if (comm_.rank() == 0)
+        std::cerr << "ckpt: restored version " << seq << " from the node caches"
+                  << (fetched ? " (" + std::to_string(fetched) + " of " + std::to_string(comm_.size()) +
+                                    " parts from partner copies)"
+                              : std::string())
+                  << "\n";
+}
+
+/// Collective over comm_. Reads `path` with `file_comm`: comm_ for a shared file, which all ranks
+/// read together, or self_ for a rank's own part in its node cache (of version `cached_sequence`).
+inline void Checkpointer::Impl::restore_from(const std::string& path, const detail::mpi::Comm& file_comm,
+                                             std::uint64_t cached_sequence) {
+    const bool whole = &file_comm == &comm_;
     detail::mpi::Outcome local;
     detail::FileMeta meta;
     // At 2 ranks and more an I/O error inside HDF5's collective open or close can strand the
     // other ranks there, as in a write: the same watchdog ends a rank that makes no progress with
     // 74. Declared before the file, so that it still watches the file's closing on an error.
     std::optional<detail::IoWatchdog> watchdog;
-    if (comm_.size() > 1)
+    if (whole && comm_.size() > 1)
         local.run([&] {
             std::error_code ec;
             const std::uintmax_t bytes = std::filesystem::file_size(path, ec);
@@ -407,7 +535,7 @@ inline void Checkpointer::Impl::restore_from(const std::string& path) {
         // one rank strands no other. Each collective round costs milliseconds on a node with more
         // ranks than cores, so the checksum sums travel in the same round.
         std::unique_ptr<detail::FileSource> source;
-        local.run([&] { source = std::make_unique<detail::FileSource>(path, comm_); });
+        local.run([&] { source = std::make_unique<detail::FileSource>(path, file_comm); });
         std::vector<std::string> absent, extra;
         local.run([&] {
             stored_structure(path, "/state", [&] {
@@ -419,7 +547,7 @@ inline void Checkpointer::Impl::restore_from(const std::string& path) {
                                                       (extra.size() > 1 ? " (and " + std::to_string(extra.size() - 1) + " more)" : ""),
                                                   path, "/state/" + extra.front(), -1, "nothing", extra.front(),
                                                   "protect it, or restore without CKPT_STRICT_RESTORE"));
-            for (const auto& e : registry_.entries()) restore_entry(*source, e, absent);
+            for (const auto& e : registry_.entries()) restore_entry(*source, e, file_comm.size(), absent);
             meta = source->meta();
         });
         if (source) {
@@ -430,11 +558,32 @@ inline void Checkpointer::Impl::restore_from(const std::string& path) {
             }
         }
         std::vector<std::uint64_t> sums = source ? source->distributed_sums() : std::vector<std::uint64_t>{};
-        if (watchdog && local.failed()) watchdog->failed(local.info());  // its line, if the others never come
-        detail::mpi::agree_and_sum(comm_, local, sums);
-        if (watchdog) watchdog->progress();
-        // The stored parts of block and concatenated entries add up, whoever read them.
-        source->verify_distributed(sums);
+        if (whole) {
+            if (watchdog && local.failed()) watchdog->failed(local.info());  // its line, if the others never come
+            detail::mpi::agree_and_sum(comm_, local, sums);
+            if (watchdog) watchdog->progress();
+            // The stored parts of block and concatenated entries add up, whoever read them.
+            source->verify_distributed(sums);
+        } else {
+            local.run([&] {
+                source->verify_distributed(sums);  // this rank read its whole part alone
+                if (meta.part != comm_.rank() || meta.parts != comm_.size() || meta.sequence != cached_sequence)
+                    detail::raise(FormatError({"the cached part is not rank " + std::to_string(comm_.rank()) + " of " +
+                                                   std::to_string(comm_.size()) + " of version " +
+                                                   std::to_string(cached_sequence) + " (it says part " +
+                                                   std::to_string(meta.part) + " of " + std::to_string(meta.parts) +
+                                                   ", version " + std::to_string(meta.sequence) + ")",
+                                               path, "/", comm_.rank(), {}}));
+            });
+            detail::mpi::agree(comm_, local);
+            // Every part must come from one write: a stale file of another job can share the number.
+            std::uint64_t ids[2] = {meta.version_id, ~meta.version_id};
+            comm_.allreduce(ids, 2, MPI_MAX);
+            if (ids[0] != meta.version_id || ~ids[1] != meta.version_id)
+                detail::raise(FormatError({"the cached parts of version " + std::to_string(cached_sequence) +
+                                               " come from different checkpoints (a stale cache file of an earlier job)",
+                                           path, "/", -1, {}}));
+        }
         for (const auto& name : absent)
             warn(path + " has no entry \"" + name + "\" (declared optional): left as it is");
         for (const auto& name : extra) warn(path + " holds \"" + name + "\", which nothing protects: ignored");
@@ -443,10 +592,10 @@ inline void Checkpointer::Impl::restore_from(const std::string& path) {
     sequence_ = meta.sequence;
     last_step_ = meta.step;
     restored_schema_version_ = meta.schema_version;
-    restored_ranks_ = static_cast<int>(meta.ranks);
+    restored_ranks_ = static_cast<int>(whole ? meta.ranks : meta.parts);
 }
 
-inline void Checkpointer::Impl::restore_entry(detail::FileSource& source, const detail::Entry& e,
+inline void Checkpointer::Impl::restore_entry(detail::FileSource& source, const detail::Entry& e, int file_ranks,
                                               std::vector<std::string>& absent) {
     if (e.how.is_optional() && !source.has_entry(e.name)) {
         absent.push_back(e.name);
@@ -456,7 +605,7 @@ inline void Checkpointer::Impl::restore_entry(detail::FileSource& source, const 
     stored_structure(source.path(), "/state/" + e.name, [&] {
         if (e.how.kind() == Distribution::Kind::Block) {
             source.read_block(e.leaves().at(0));
-        } else if (e.how.has_redistribute() && source.stored_ranks() != comm_.size()) {
+        } else if (e.how.has_redistribute() && source.stored_ranks() != file_ranks) {
             StoredParts parts(source, e.name, source.stored_ranks());
             e.how.call_redistribute(parts);
         } else {
@@ -502,18 +651,30 @@ inline bool Checkpointer::Impl::restore(const RestartSpec& what) {
     drain(0);
     join_rotation();
     check_restore_declarations();
-    auto paths = candidates(what);
+    std::optional<detail::CacheInventory> inventory;
+    if (cache_on()) inventory = detail::CacheInventory::gather(comm_, topology_, node_dir_, options_.name);
+    if (inventory && !inventory->problem().empty())
+        std::cerr << "ckpt: warning: rank " << comm_.rank() << ": the node cache is not usable: "
+                  << inventory->problem().substr(6) << "\n";
+    const auto versions = restore_candidates(what, inventory);
+    // A cached version that fails has its shared copy, if any, next: still the same version.
+    const bool fall_back_cached = fall_back || what.kind == RestartKind::Sequence;
     std::string skipped;
     std::optional<Error> newest_failure;
-    for (const auto& path : paths) {
+    for (const auto& version : versions) {
+        const std::string& path = version.path;
         try {
-            restore_from(path);
+            if (version.cached)
+                restore_cached(version.sequence, *inventory);
+            else
+                restore_from(path, comm_);
         } catch (const Error& e) {
             const bool skippable = e.kind() == ErrorKind::Format || e.kind() == ErrorKind::Mismatch ||
                                    e.kind() == ErrorKind::Io;
-            if (!fall_back || !skippable) throw;
+            const bool last = &version == &versions.back();
+            if (!skippable || !(fall_back || (version.cached && fall_back_cached && !last))) throw;
             warn("skipping " + path + ": " + (e.what() + 6));  // what() without its "ckpt: "
-            if (e.kind() == ErrorKind::Format && !e.info().unsupported) quarantine(path);
+            if (e.kind() == ErrorKind::Format && !e.info().unsupported && !version.cached) quarantine(path);
             skipped += (skipped.empty() ? "" : ", ") + path;
             if (!newest_failure) newest_failure = e;
             continue;
@@ -525,11 +686,11 @@ inline bool Checkpointer::Impl::restore(const RestartSpec& what) {
         triggers_.restart();
         return true;
     }
-    if (paths.empty()) return false;  // auto with no checkpoint: start fresh
+    if (versions.empty()) return false;  // auto with no checkpoint: start fresh
     // Every version failed: report the newest one's error, as its own kind (exit code 65 either way).
     ErrorInfo info = newest_failure->info();
     info.sentence = "--restart " + std::string(what.kind == RestartKind::Auto ? "auto" : "latest") +
-                    ": no usable checkpoint among " + std::to_string(paths.size()) + " (" + skipped +
+                    ": no usable checkpoint among " + std::to_string(versions.size()) + " (" + skipped +
                     "); the newest failed: " + info.sentence;
     detail::raise(newest_failure->kind(), std::move(info));
 }
@@ -579,9 +740,21 @@ inline std::string Checkpointer::Impl::write_version(const detail::Target& targe
         warn(sentence + ": rank 0's value is stored");
     }
 
-    // 2. Rank 0 picks the next sequence number and makes the directory; its clock, directory and
-    //    command line are the ones recorded (attributes are written collectively: all ranks must agree).
-    std::uint64_t seq = 0;
+    // 2. Rank 0 picks the next sequence number (past every file in the directory and, with a
+    //    cache, in every node's cache) and makes the directory; its clock, directory and command
+    //    line are the ones recorded (attributes are written collectively: all ranks must agree).
+    const bool cached = cache_on() && target.dir == options_.dir && target.name == options_.name;
+    std::uint64_t cached_newest = 0;
+    if (cached) {
+        if (topology_.reporter)
+            local.run([&] {
+                for (const auto& p : detail::list_cached_parts(node_dir_, target.name))
+                    cached_newest = std::max(cached_newest, p.version.sequence);
+            });
+        detail::mpi::agree(comm_, local);
+        comm_.allreduce(&cached_newest, 1, MPI_MAX);
+    }
+    std::uint64_t seq = 0, id = 0;
     double time = started;
     std::string cwd;
     detail::FileMeta meta;
@@ -592,16 +765,20 @@ inline std::string Checkpointer::Impl::write_version(const detail::Target& targe
         local.run([&] {
             detail::make_directories(target.dir);
             auto all = detail::list_versions(target.dir, target.name);
-            seq = (all.empty() ? 0 : all.back().sequence) + 1;
+            seq = std::max(all.empty() ? 0 : all.back().sequence, cached_newest) + 1;
+            std::random_device entropy;
+            id = (std::uint64_t{entropy()} << 32 | entropy()) ^ static_cast<std::uint64_t>(time * 1e6);
             decided.append(reinterpret_cast<const char*>(&seq), sizeof seq);
+            decided.append(reinterpret_cast<const char*>(&id), sizeof id);
             decided.append(reinterpret_cast<const char*>(&time), sizeof time);
             decided += detail::current_directory();
         });
     }
     detail::mpi::root_decides(comm_, local, decided);
     std::memcpy(&seq, decided.data(), sizeof seq);
-    std::memcpy(&time, decided.data() + sizeof seq, sizeof time);
-    cwd = decided.substr(sizeof seq + sizeof time);
+    std::memcpy(&id, decided.data() + sizeof seq, sizeof id);
+    std::memcpy(&time, decided.data() + sizeof seq + sizeof id, sizeof time);
+    cwd = decided.substr(sizeof seq + sizeof id + sizeof time);
     const std::string final_path = detail::join_path(target.dir, detail::version_file_name(target.name, seq));
     const std::string tmp = final_path + ".tmp";
 
@@ -613,6 +790,26 @@ inline std::string Checkpointer::Impl::write_version(const detail::Target& targe
     meta.argv = argv_;  // identical on every rank: mpiexec gives every rank the same command line
     meta.cwd = cwd;
     meta.schema_version = schema_version_;
+    meta.version_id = id;
+    // 3a. With a cache: every rank's part to its node's cache (and its partner's), synchronously
+    //     (node-local memory or disk); the shared directory gets every flush-th version, and every
+    //     one that a shutdown or a requester waits for.
+    if (cached) {
+        const std::string part = write_cached(nodes, meta, target.depth);
+        const bool flushed = durable || (options_.flush > 0 && seq % options_.flush == 0);
+        if (!flushed) {
+            taken(part, seq, false);
+            if (options_.verbose) {
+                std::uint64_t bytes = 0;
+                for (auto& n : nodes) bytes += n.is_group() ? 0 : n.count * detail::element_size(n.element);
+                comm_.allreduce(&bytes, 1, MPI_SUM);
+                if (comm_.rank() == 0)
+                    std::cerr << detail::written_line(part, bytes, detail::now_seconds() - started, comm_.size())
+                              << " to the node caches\n";
+            }
+            return part;
+        }
+    }
     if (async) {
         stage_version(local, std::move(nodes), target, meta, tmp, final_path, started);
         if (durable) drain(0);  // a shutdown or a requester waits until it is committed
@@ -638,12 +835,8 @@ inline std::string Checkpointer::Impl::write_version(const detail::Target& targe
     }
     detail::mpi::agree(comm_, local);
 
-    last_path_ = final_path;
-    sequence_ = seq;
-    last_step_ = last_poll_step_;
-    last_write_call_ = poll_calls_;
+    taken(final_path, seq, true);
     const double finished = detail::now_seconds();
-    triggers_.checkpointed_at(finished);
     if (options_.verbose) {
         std::uint64_t bytes = 0;
         for (auto& n : nodes) bytes += n.is_group() ? 0 : n.count * detail::element_size(n.element);
@@ -692,12 +885,66 @@ inline std::string Checkpointer::Impl::stage_version(detail::mpi::Outcome& local
     if (options_.verbose) comm_.allreduce(&v->bytes, 1, MPI_SUM);  // the log line gives the total
     v->blocked = detail::now_seconds() - started;
     flushes_.submit(worker_, std::move(v), comm_.rank());
-    last_path_ = final_path;  // the version taken: committed once drained or agreed durable
-    sequence_ = meta.sequence;
+    taken(final_path, meta.sequence, true);  // the version taken: committed once drained or agreed durable
+    return final_path;
+}
+
+/// The bookkeeping of a version taken at this safe point.
+inline void Checkpointer::Impl::taken(const std::string& path, std::uint64_t seq, bool shared) {
+    last_shared_ = shared;
+    last_path_ = path;
+    sequence_ = seq;
     last_step_ = last_poll_step_;
     last_write_call_ = poll_calls_;
     triggers_.checkpointed_at(detail::now_seconds());
-    return final_path;
+}
+
+/// Collective. Writes this rank's part of the version `meta` as a file of its own in its node's
+/// cache (the same format, written by this rank alone) and commits it; sends a copy to its
+/// partner and commits the copies it receives. A failure on any rank throws the same error on
+/// every rank, and every rank removes what it wrote of this version: only versions whose every
+/// part and copy is in place are left. Returns this rank's file.
+inline std::string Checkpointer::Impl::write_cached(const std::vector<detail::SaveNode>& nodes,
+                                                    const detail::FileMeta& meta, unsigned depth) {
+    const int rank = comm_.rank();
+    auto part_path = [&](int r) {
+        return detail::join_path(node_dir_, detail::cached_part_name(options_.name, meta.sequence, r));
+    };
+    const std::string mine = part_path(rank);
+    std::vector<std::string> written{mine + ".tmp", mine};  // removed again if any rank fails
+    detail::mpi::Outcome local;
+    local.run([&] {
+        detail::make_directories(node_dir_, "the node cache", "cache= / CKPT_CACHE_DIR");
+        detail::FileMeta part = meta;
+        part.ranks = 1;
+        part.part = rank;
+        part.parts = comm_.size();
+        const detail::FileIdentity created = detail::write_file(mine + ".tmp", *self_, nodes, part);
+        detail::commit(mine + ".tmp", mine, created);  // a directory fsync warning: the node keeps it readable
+    });
+    if (options_.partner && topology_.partner >= 0) {
+        std::vector<char> image;  // empty: this rank failed, which the agreement below reports
+        local.run([&] { image = detail::read_file_image(mine); });
+        const auto copies = detail::mpi::exchange_bytes(comm_, {{topology_.partner, &image}}, topology_.holds,
+                                                        detail::partner_copy_tag);
+        for (std::size_t k = 0; k < copies.size(); ++k) {
+            const std::string copy = part_path(topology_.holds[k]);
+            written.insert(written.end(), {copy + ".tmp", copy});
+            if (copies[k].empty()) continue;  // its sender failed: the agreement reports it
+            local.run([&] {
+                const detail::FileIdentity created = detail::write_file_image(copy + ".tmp", copies[k]);
+                detail::commit(copy + ".tmp", copy, created);
+            });
+        }
+    }
+    try {
+        detail::mpi::agree(comm_, local);
+    } catch (...) {
+        for (const auto& f : written) ::unlink(f.c_str());
+        throw;
+    }
+    if (topology_.reporter) start_cache_rotation(depth, meta.sequence);
+    return mine;
 }
 
 /// Collective, at a poll() whose agreement says how many asynchronous checkpoints every rank has
@@ -797,12 +1044,26 @@ inline void Checkpointer::Impl::finish_flushes() noexcept {
 
 /// Rank 0, after committing `seq`: rotation on the worker (unlinking is slow on some file systems).
 inline void Checkpointer::Impl::start_rotation(const detail::Target& target, std::uint64_t seq) {
-    worker_.submit([this, target, seq] {
+    submit_rotation(target.dir, [target, seq] { return detail::rotate(target.dir, target.name, target.depth, seq); });
+}
+
+/// A node's lowest rank, once version `seq` is in every cache: the node cache's rotation.
+inline void Checkpointer::Impl::start_cache_rotation(unsigned depth, std::uint64_t seq) {
+    submit_rotation(node_dir_, [dir = node_dir_, name = options_.name, depth, seq] {
+        return detail::rotate_cache(dir, name, depth, seq);
+    });
+}
+
+/// Runs `rotate` (returns the paths it could not delete) on the worker; the failures are warned
+/// about at the next join.
+template <class Rotate>
+void Checkpointer::Impl::submit_rotation(const std::string& where, Rotate rotate) {
+    worker_.submit([this, where, rotate] {
         std::vector<std::string> failed;
         try {
-            failed = detail::rotate(target.dir, target.name, target.depth, seq);
+            failed = rotate();
         } catch (const std::exception& e) {
-            failed = {target.dir + " (" + e.what() + ")"};
+            failed = {where + " (" + e.what() + ")"};
         }
         std::lock_guard<std::mutex> lock(rotation_mutex_);
         rotation_failures_.insert(rotation_failures_.end(), failed.begin(), failed.end());
@@ -851,7 +1112,8 @@ inline void Checkpointer::Impl::join_rotation() {
 
 inline void Checkpointer::Impl::join_rotation_failures() {
     std::lock_guard<std::mutex> lock(rotation_mutex_);
-    for (auto& p : rotation_failures_) warn("rotation could not delete " + p);
+    // Rank 0 rotates the shared directory, each node's lowest rank its cache: each warns for itself.
+    for (auto& p : rotation_failures_) std::cerr << "ckpt: warning: rotation could not delete " << p << "\n";
     rotation_failures_.clear();
 }
 
@@ -895,7 +1157,7 @@ inline bool Checkpointer::Impl::act(const detail::Due& due) {
     try {
         // One write per safe point: `every=` may have just written this very state.
         const bool durable = must_leave || request.has_value();  // the process ends, or a requester waits
-        if (last_write_call_ == poll_calls_ && !request) {
+        if (last_write_call_ == poll_calls_ && !request && (!durable || last_shared_)) {
             if (durable) drain(0);
             path = last_path_;
         } else {

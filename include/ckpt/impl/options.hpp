@@ -67,7 +67,8 @@ namespace detail {
 inline const std::vector<std::string>& knob_names() {
     static const std::vector<std::string> names{
         "mode", "interval", "every", "depth", "dir", "name", "restart",
-        "checkpoint_signal", "term_signals", "exit_code", "halt", "verbose", "strict_restore", "async", "async_busy"};
+        "checkpoint_signal", "term_signals", "exit_code", "halt", "verbose", "strict_restore", "async", "async_busy",
+        "cache", "flush", "partner", "simulated_nodes"};
     return names;
 }
 
@@ -114,6 +115,10 @@ inline std::string knob_value(const Options& o, const std::string& knob) {
     if (knob == "strict_restore") return o.strict_restore ? "true" : "false";
     if (knob == "async") return std::to_string(o.async);
     if (knob == "async_busy") return o.async_busy == AsyncBusy::Skip ? "skip" : "wait";
+    if (knob == "cache") return o.cache.empty() ? "(none)" : o.cache;
+    if (knob == "flush") return std::to_string(o.flush);
+    if (knob == "partner") return o.partner ? "true" : "false";
+    if (knob == "simulated_nodes") return std::to_string(o.simulated_nodes);
     return {};
 }
 
@@ -137,7 +142,7 @@ struct Setting {
 /// The knobs a single value sets (the mode set has its own grammar, apply_checkpoint_items).
 enum class Knob {
     Interval, Every, Depth, Dir, Name, Restart, Signal, TermSignals, ExitCode, Halt, Verbose, StrictRestore, Async,
-    AsyncBusy
+    AsyncBusy, Cache, Flush, Partner, SimulatedNodes
 };
 
 /// Parse `text` into knob `k` of `o` and record its origin; true if it is a non-zero period,
@@ -211,6 +216,30 @@ inline bool apply_knob(Options& o, Knob k, const std::string& text, const Settin
             set_origin(o, "async_busy", w.source);
             return false;
         }
+        case Knob::Cache:
+            if (t.empty()) reject(w.option, w.shown, "a node-local directory path");
+            o.cache = t;
+            set_origin(o, "cache", w.source);
+            return false;
+        case Knob::Flush:
+            o.flush = static_cast<unsigned>(parse_uint(t, std::numeric_limits<unsigned>::max(), w.option,
+                                                       "every how many checkpoints also go to the shared directory "
+                                                       "(0 = only shutdown and requested ones)",
+                                                       w.shown));
+            set_origin(o, "flush", w.source);
+            return false;
+        case Knob::Partner:
+            o.partner = parse_bool(t, w.option, w.shown);
+            set_origin(o, "partner", w.source);
+            return false;
+        case Knob::SimulatedNodes:
+            o.simulated_nodes = static_cast<unsigned>(parse_uint(t, max_simulated_nodes, w.option,
+                                                                 "a number of simulated nodes, 0 to " +
+                                                                     std::to_string(max_simulated_nodes) +
+                                                                     " (0 = the real nodes)",
+                                                                 w.shown));
+            set_origin(o, "simulated_nodes", w.source);
+            return false;
     }
     return false;
 }
@@ -230,6 +259,9 @@ inline Knob item_knob(const std::string& key) {
     if (key == "halt") return Knob::Halt;
     if (key == "async") return Knob::Async;
     if (key == "async_busy") return Knob::AsyncBusy;
+    if (key == "cache") return Knob::Cache;
+    if (key == "flush") return Knob::Flush;
+    if (key == "partner") return Knob::Partner;
     return Knob::Interval;
 }
 
@@ -291,7 +323,9 @@ inline void apply_environment(Options& o, const Environment& env) {
         {"CKPT_SIGNAL", Knob::Signal},     {"CKPT_TERM_SIGNALS", Knob::TermSignals},
         {"CKPT_EXIT_CODE", Knob::ExitCode}, {"CKPT_HALT_SECONDS", Knob::Halt},
         {"CKPT_VERBOSE", Knob::Verbose},   {"CKPT_STRICT_RESTORE", Knob::StrictRestore},
-        {"CKPT_ASYNC", Knob::Async},       {"CKPT_ASYNC_BUSY", Knob::AsyncBusy}};
+        {"CKPT_ASYNC", Knob::Async},       {"CKPT_ASYNC_BUSY", Knob::AsyncBusy},
+        {"CKPT_CACHE_DIR", Knob::Cache},   {"CKPT_FLUSH", Knob::Flush},
+        {"CKPT_PARTNER", Knob::Partner},   {"CKPT_SIMULATED_NODES", Knob::SimulatedNodes}};
     for (const auto& [name, knob] : variables) {
         const char* value = env(name);
         if (value == nullptr || (knob != Knob::TermSignals && trim(value).empty())) continue;
@@ -409,6 +443,9 @@ inline void validate(const Options& o) {
             reject(field, format_seconds(d), "a duration from 0 to 100 years");
     if (o.async > max_async)
         reject("Options::async", std::to_string(o.async), "0 to " + std::to_string(max_async) + " checkpoints in flight");
+    if (o.simulated_nodes > max_simulated_nodes)
+        reject("Options::simulated_nodes", std::to_string(o.simulated_nodes),
+               "0 to " + std::to_string(max_simulated_nodes) + " nodes");
     if (o.exit_code < 0 || o.exit_code > 255)
         reject("Options::exit_code", std::to_string(o.exit_code), "an exit status 0..255");
     const char* catchable = "a signal that can be caught: 1..64 except KILL and STOP";
@@ -440,13 +477,15 @@ inline void finish(Options& o, const Environment& env) {
         o.interval = std::chrono::duration<double>(600);  // Torque's default period
         o.origin["interval"] = knob_value(o, "interval") + " (default period of periodic, 10 min)";
     }
-    const std::string expanded = expand_job_id(o.dir, env);
-    if (expanded == o.dir) return;
-    // Keep the origin's source ("from CKPT_DIR=/s/%j") and show the expanded value in front of it.
-    auto it = o.origin.find("dir");
-    if (it != o.origin.end() && it->second.compare(0, o.dir.size() + 1, o.dir + " ") == 0)
-        it->second.replace(0, o.dir.size(), expanded);
-    o.dir = expanded;
+    for (auto [path, knob] : {std::pair{&o.dir, "dir"}, std::pair{&o.cache, "cache"}}) {
+        const std::string expanded = expand_job_id(*path, env);
+        if (expanded == *path) continue;
+        // Keep the origin's source ("from CKPT_DIR=/s/%j") and show the expanded value in front of it.
+        auto it = o.origin.find(knob);
+        if (it != o.origin.end() && it->second.compare(0, path->size() + 1, *path + " ") == 0)
+            it->second.replace(0, path->size(), expanded);
+        *path = expanded;
+    }
 }
 
 }  // namespace detail
