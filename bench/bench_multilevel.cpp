@@ -8,14 +8,18 @@
 ///     one-level checkpoint, durable;
 ///   - a checkpoint() to the node caches (--cache, default under /dev/shm) with the partner copy,
 ///     flush=0 (nothing to the shared directory);
+///   - raw write()s of the state's bytes to new files in the rank's node cache directory, one
+///     per copy (two with a partner): the floor of a cache checkpoint;
 ///   - a raw read of each rank's cache file with pread() into memory touched before: the floor
-///     of a restore from the cache (same files, same bytes);
+///     of a restore from the cache (same files, same bytes), and the same read followed by an
+///     xxh64 of the bytes: the floor of a restore that verifies what it read;
 ///   - a restore of that version from the node caches (restore(): the caches' inventory, each
 ///     rank's HDF5 read of its file, every checksum verified).
 /// Every timing is barrier to barrier, the slowest rank's. Both checkpointers keep every
 /// version (depth=0); a rep's versions are deleted after it, outside the timings.
 
 #include <ckpt.hpp>
+#include <ckpt/detail/checksum.hpp>
 
 #include "bench_support.hpp"
 
@@ -50,6 +54,20 @@ std::size_t raw_read(const std::string& path, std::vector<char>& into) {
     return size;
 }
 
+/// write() of `bytes` at `data` to the new file `path` (no fsync: a cache in memory has none to do).
+void raw_write(const std::string& path, const void* data, std::size_t bytes) {
+    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    sys_check(fd >= 0, "open " + path);
+    const char* p = static_cast<const char*>(data);
+    for (std::size_t left = bytes; left > 0;) {
+        const ssize_t n = ::write(fd, p, std::min<std::size_t>(left, 1u << 30));
+        sys_check(n > 0, "write " + path);
+        p += n;
+        left -= static_cast<std::size_t>(n);
+    }
+    sys_check(::close(fd) == 0, "close " + path);
+}
+
 void run(const CommonArgs& args, const std::string& root, const std::string& cache) {
     const std::size_t count = args.mib * (std::size_t{1} << 20) / sizeof(double);
     const double bytes = static_cast<double>(count * sizeof(double)) * g_size;
@@ -79,11 +97,27 @@ void run(const CommonArgs& args, const std::string& root, const std::string& cac
     for (int rep = 0; rep < args.warmup + args.reps; ++rep) {
         fill(rep);
         t["checkpoint() to the shared directory (durable)"].t.push_back(timed([&] { shared_cp.checkpoint(); }));
+        const std::string node = cache + "/node" + std::to_string(g_rank * std::min(2, g_size) / g_size);
+        if (g_rank == 0) std::filesystem::create_directories(cache + "/node0");
+        if (g_size > 1 && g_rank == g_size - 1) std::filesystem::create_directories(cache + "/node1");
+        MPI_Barrier(MPI_COMM_WORLD);
+        const std::string raw_a = node + "/raw." + std::to_string(g_rank), raw_b = raw_a + ".copy";
+        t["raw write() of the state per copy (the floor)"].t.push_back(timed([&] {
+            raw_write(raw_a, u.data(), count * sizeof(double));
+            if (g_size > 1) raw_write(raw_b, u.data(), count * sizeof(double));  // the partner's copy
+        }));
+        std::filesystem::remove(raw_a);
+        std::filesystem::remove(raw_b);
         std::string part;
         t["checkpoint() to the node caches + partner copy"].t.push_back(timed([&] { part = cached_cp.checkpoint(); }));
         std::size_t file_bytes = 0;
         t["raw pread() of each rank's cache file (the floor)"].t.push_back(timed([&] { file_bytes = raw_read(part, raw); }));
-        (void)file_bytes;
+        std::uint64_t sum = 0;
+        t["raw pread() + xxh64 (the floor of a verified read)"].t.push_back(timed([&] {
+            file_bytes = raw_read(part, raw);
+            sum = ckpt::detail::xxh64(raw.data(), file_bytes);
+        }));
+        restored_right = restored_right && sum != 0;
         std::fill(u.begin(), u.end(), -1.0);
         ckpt::RestartSpec spec;
         spec.kind = ckpt::RestartKind::Sequence;
@@ -114,6 +148,10 @@ void run(const CommonArgs& args, const std::string& root, const std::string& cac
         std::printf("\n  %-58s %5s   %5s   target\n", "ratio", "best", "median");
         t.print_ratio("restore from the caches / raw read (raw s / restore s)",
                       "raw pread() of each rank's cache file (the floor)", "restore() from the node caches (verified)", 0.9);
+        t.print_ratio("restore from the caches / raw read + xxh64",
+                      "raw pread() + xxh64 (the floor of a verified read)", "restore() from the node caches (verified)", 0.9);
+        t.print_ratio("cache checkpoint / raw write per copy",
+                      "raw write() of the state per copy (the floor)", "checkpoint() to the node caches + partner copy", 0.9);
         const double b = t.ratio("checkpoint() to the shared directory (durable)",
                                  "checkpoint() to the node caches + partner copy", true);
         const double m = t.ratio("checkpoint() to the shared directory (durable)",
