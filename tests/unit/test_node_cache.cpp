@@ -1,5 +1,6 @@
-// The node cache's file transfer (ckpt/detail/node_cache.hpp): a cached part travels as its data
-// without its holes and is written back as the same file, holes again holes.
+// The node cache's part transfer (ckpt/detail/node_cache.hpp): a cached part travels as its
+// header and its data extents, without its holes, from a mapping of its file into a mapping of
+// the new one; holes stay holes. (Through MPI: tests/mpi/test_multilevel_mpi.cpp.)
 #include "testing.hpp"
 
 #include <fcntl.h>
@@ -7,6 +8,7 @@
 #include <unistd.h>
 
 #include <cstdint>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -35,17 +37,33 @@ void write_sparse(const std::string& path) {
     ::close(fd);
 }
 
+/// What exchange_segments() does between two ranks, here in one process.
+void copy_segments(const std::vector<ckpt::detail::mpi::Segment>& from, const std::vector<ckpt::detail::mpi::Segment>& to) {
+    REQUIRE(from.size() == to.size());
+    for (std::size_t i = 0; i < from.size(); ++i) {
+        REQUIRE(from[i].bytes == to[i].bytes);
+        std::memcpy(to[i].data, from[i].data, static_cast<std::size_t>(from[i].bytes));
+    }
+}
+
 }  // namespace
 
-TEST_CASE("a file image leaves holes out and writes back the same bytes", "[unit][multilevel]") {
+TEST_CASE("a cached part travels without its holes and arrives as the same bytes", "[unit][multilevel]") {
     TempDir dir;
     write_sparse(dir / "part");
-    const std::vector<char> image = ckpt::detail::read_file_image(dir / "part");
-    // The data, its extents and two words; far below the 64 MiB of the file (where the file
-    // system reports holes: any Linux one ckpt writes to does).
-    CHECK(image.size() < (1u << 20));
-    const auto id = ckpt::detail::write_file_image(dir / "copy", image);
-    CHECK(id.ino != 0);
+    std::uint64_t id_ino = 0;
+    {
+        ckpt::detail::OutgoingPart out(dir / "part");
+        const auto header = ckpt::detail::image::Header::parse(out.header());
+        CHECK(header.size == (64u << 20));
+        std::uint64_t data = 0;
+        for (const auto& e : header.extents) data += e.second;
+        CHECK(data < (1u << 20));  // the data, not the 64 MiB (any Linux file system reports holes)
+        ckpt::detail::IncomingPart in(dir / "copy", header);
+        copy_segments(out.segments(), in.segments());
+        id_ino = in.finish().ino;
+    }
+    CHECK(id_ino != 0);
     CHECK(fs::file_size(dir / "copy") == (64u << 20));
     CHECK(contents(dir / "copy") == contents(dir / "part"));
     struct stat st {};
@@ -53,14 +71,20 @@ TEST_CASE("a file image leaves holes out and writes back the same bytes", "[unit
     CHECK(st.st_blocks * 512 < (1 << 20));  // the holes stay holes
 }
 
-TEST_CASE("a file image is written only as a new file, and a truncated image is refused", "[unit][multilevel]") {
+TEST_CASE("a part arrives only as a new file; a corrupt header and a missing part are errors naming them",
+          "[unit][multilevel]") {
     TempDir dir;
     write_sparse(dir / "part");
-    std::vector<char> image = ckpt::detail::read_file_image(dir / "part");
+    ckpt::detail::OutgoingPart out(dir / "part");
+    const auto header = ckpt::detail::image::Header::parse(out.header());
     std::ofstream(dir / "there") << "x";
-    CHECK_THROWS_AS(ckpt::detail::write_file_image(dir / "there", image), ckpt::IoError);
+    CHECK_THROWS_AS(ckpt::detail::IncomingPart(dir / "there", header), ckpt::IoError);
     CHECK(contents(dir / "there") == "x");
-    image.resize(image.size() - 1);
-    CHECK_THROWS_WITH(ckpt::detail::write_file_image(dir / "short", image), Contains("corrupt"));
-    CHECK_THROWS_WITH(ckpt::detail::read_file_image(dir / "absent"), Contains("absent"));
+    std::vector<char> bytes = out.header();
+    bytes.resize(bytes.size() - 1);
+    CHECK_THROWS_WITH(ckpt::detail::image::Header::parse(bytes), Contains("truncated"));
+    ckpt::detail::image::Header bad = header;
+    bad.extents.push_back({header.size, 1});
+    CHECK_THROWS_WITH(ckpt::detail::image::Header::parse(bad.bytes()), Contains("corrupt"));
+    CHECK_THROWS_WITH(ckpt::detail::OutgoingPart(dir / "absent"), Contains("absent"));
 }

@@ -3,12 +3,15 @@
 /// of a version as a file of its own in its node's cache, a partner's copy in the next node's,
 /// and where the parts of each cached version are. Names and rotation: version_dir.hpp.
 
+#include "ckpt/detail/mpi/agree.hpp"
 #include "ckpt/detail/mpi/comm.hpp"
+#include "ckpt/detail/mpi/exchange.hpp"
 #include "ckpt/detail/mpi/nodes.hpp"
 #include "ckpt/detail/version_dir.hpp"
 #include "ckpt/error.hpp"
 
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -18,6 +21,7 @@
 #include <cstring>
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -52,96 +56,212 @@ inline void put(std::vector<char>& out, std::uint64_t v) {
 }
 inline std::uint64_t get(const std::vector<char>& in, std::size_t& at) {
     std::uint64_t v = 0;
-    if (at + sizeof v > in.size()) raise(FormatError({"a transferred cache file is truncated", "", "", -1, {}}));
+    if (at + sizeof v > in.size()) raise(FormatError({"a transferred cache file's header is truncated", "", "", -1, {}}));
     std::memcpy(&v, in.data() + at, sizeof v);
     at += sizeof v;
     return v;
 }
+/// A part's header: [size][n][n x (offset, length)] of its data extents.
+struct Header {
+    std::uint64_t size = 0;
+    std::vector<std::pair<std::uint64_t, std::uint64_t>> extents;
+    std::vector<char> bytes() const {
+        std::vector<char> out;
+        put(out, size);
+        put(out, extents.size());
+        for (const auto& e : extents) put(out, e.first), put(out, e.second);
+        return out;
+    }
+    static Header parse(const std::vector<char>& in) {
+        Header h;
+        std::size_t at = 0;
+        h.size = get(in, at);
+        const std::uint64_t n = get(in, at);
+        if (n > in.size() / 16) raise(FormatError({"a transferred cache file's header is corrupt", "", "", -1, {}}));
+        for (std::uint64_t i = 0; i < n; ++i) {
+            const std::uint64_t offset = get(in, at), length = get(in, at);
+            if (offset > h.size || length > h.size - offset)
+                raise(FormatError({"a transferred cache file's header is corrupt", "", "", -1, {}}));
+            h.extents.emplace_back(offset, length);
+        }
+        return h;
+    }
+};
 }  // namespace image
 
-/// A file's bytes without its holes, as one buffer: [size][n][n × (offset, length)][the data].
-/// A cache file's block entries are sparse (a dataset of the global shape, the rank's box
-/// written), so holes are left out (SEEK_DATA; a file system without it sends every byte).
-/// Throws: IoError naming the file.
-inline std::vector<char> read_file_image(const std::string& path) {
-    const int fd = ::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-    if (fd < 0) raise(posix_error("opening a cached part", path, errno));
-    struct Closer {
-        int fd;
-        ~Closer() { ::close(fd); }
-    } closer{fd};
-    struct stat st {};
-    if (::fstat(fd, &st) != 0) raise(posix_error("examining a cached part", path, errno));
-    const auto size = static_cast<std::uint64_t>(st.st_size);
-    std::vector<std::pair<std::uint64_t, std::uint64_t>> extents;
-    for (off_t at = 0; static_cast<std::uint64_t>(at) < size;) {
-        off_t data = ::lseek(fd, at, SEEK_DATA);
-        if (data < 0 && errno == ENXIO) break;  // a hole to the end
-        if (data < 0) {
-            extents = {{0, size}};  // no SEEK_DATA here: every byte
-            break;
+/// A file mapped into memory (shared: writes go to the file), unmapped and closed with it.
+class Mapping {
+public:
+    Mapping() = default;
+    /// Takes `fd` over (closed on failure too) and maps its first `size` bytes.
+    void map(int fd, std::uint64_t size, bool write, const std::string& path) {
+        fd_ = fd;
+        size_ = size;
+        if (size_ == 0) return;
+        void* p = ::mmap(nullptr, static_cast<std::size_t>(size_), write ? PROT_READ | PROT_WRITE : PROT_READ, MAP_SHARED, fd_, 0);
+        if (p == MAP_FAILED) {
+            const int err = errno;
+            ::close(fd_);
+            raise(posix_error("mapping a cached part", path, err));
         }
-        off_t hole = ::lseek(fd, data, SEEK_HOLE);
-        if (hole < 0) hole = static_cast<off_t>(size);
-        extents.emplace_back(static_cast<std::uint64_t>(data), static_cast<std::uint64_t>(hole - data));
-        at = hole;
+        data_ = static_cast<char*>(p);
     }
-    std::uint64_t bytes = 0;
-    for (const auto& e : extents) bytes += e.second;
-    std::vector<char> out;
-    out.reserve(static_cast<std::size_t>(16 + 16 * extents.size() + bytes));
-    image::put(out, size);
-    image::put(out, extents.size());
-    for (const auto& e : extents) image::put(out, e.first), image::put(out, e.second);
-    for (const auto& e : extents) {
-        const std::size_t start = out.size();
-        out.resize(start + static_cast<std::size_t>(e.second));
-        std::uint64_t done = 0;
-        while (done < e.second) {
-            const ssize_t n = ::pread(fd, out.data() + start + done, static_cast<std::size_t>(e.second - done),
-                                      static_cast<off_t>(e.first + done));
-            if (n < 0 && errno == EINTR) continue;
-            if (n <= 0) raise(posix_error("reading a cached part", path, n < 0 ? errno : EIO));
-            done += static_cast<std::uint64_t>(n);
-        }
+    ~Mapping() { release(); }
+    Mapping(const Mapping&) = delete;
+    Mapping& operator=(const Mapping&) = delete;
+    char* data() const noexcept { return data_; }
+    void release() noexcept {
+        if (data_) ::munmap(data_, static_cast<std::size_t>(size_));
+        if (fd_ >= 0) ::close(fd_);
+        data_ = nullptr;
+        fd_ = -1;
     }
-    return out;
-}
 
-/// Writes an image from read_file_image() as the new file `path` (created exclusively, as every
-/// checkpoint file is), holes again holes; returns its identity for commit().
-/// Throws: IoError naming the file; FormatError for an image that does not add up.
-inline FileIdentity write_file_image(const std::string& path, const std::vector<char>& bytes) {
-    std::size_t at = 0;
-    const std::uint64_t size = image::get(bytes, at), n = image::get(bytes, at);
-    if (n > bytes.size() / 16) raise(FormatError({"a transferred cache file is corrupt", path, "", -1, {}}));
-    std::vector<std::pair<std::uint64_t, std::uint64_t>> extents;
-    for (std::uint64_t i = 0; i < n; ++i) {
-        const std::uint64_t offset = image::get(bytes, at), length = image::get(bytes, at);
-        extents.emplace_back(offset, length);
+private:
+    int fd_ = -1;
+    std::uint64_t size_ = 0;
+    char* data_ = nullptr;
+};
+
+/// A cached part to send: its header, and its data extents straight from the file's mapping
+/// (the page cache; no copy). A cache file's block entries are sparse (a dataset of the global
+/// shape, the rank's box written), so holes are left out (SEEK_DATA; a file system without it
+/// sends every byte). Throws: IoError naming the file.
+class OutgoingPart {
+public:
+    explicit OutgoingPart(const std::string& path) {
+        const int fd = open(path, header_);
+        mapping_.map(fd, header_.size, false, path);
     }
-    const FileIdentity id = create_exclusive(path, "a copy of a cached part");
-    const int fd = ::open(path.c_str(), O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
-    if (fd < 0) raise(posix_error("opening a copy of a cached part", path, errno));
-    struct Closer {
-        int fd;
-        ~Closer() { ::close(fd); }
-    } closer{fd};
-    for (const auto& [offset, length] : extents) {
-        if (length > bytes.size() - at || offset + length > size)
-            raise(FormatError({"a transferred cache file is corrupt", path, "", -1, {}}));
-        std::uint64_t done = 0;
-        while (done < length) {
-            const ssize_t w = ::pwrite(fd, bytes.data() + at + done, static_cast<std::size_t>(length - done),
-                                       static_cast<off_t>(offset + done));
-            if (w < 0 && errno == EINTR) continue;
-            if (w <= 0) raise(posix_error("writing a copy of a cached part", path, w < 0 ? errno : EIO));
-            done += static_cast<std::uint64_t>(w);
+    std::vector<char> header() const { return header_.bytes(); }
+    std::vector<mpi::Segment> segments() const {
+        std::vector<mpi::Segment> out;
+        for (const auto& [offset, length] : header_.extents) out.push_back({mapping_.data() + offset, length});
+        return out;
+    }
+
+private:
+    static int open(const std::string& path, image::Header& h) {
+        const int fd = ::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0) raise(posix_error("opening a cached part", path, errno));
+        struct stat st {};
+        if (::fstat(fd, &st) != 0) {
+            const int err = errno;
+            ::close(fd);
+            raise(posix_error("examining a cached part", path, err));
         }
-        at += static_cast<std::size_t>(length);
+        h.size = static_cast<std::uint64_t>(st.st_size);
+        for (off_t at = 0; static_cast<std::uint64_t>(at) < h.size;) {
+            const off_t data = ::lseek(fd, at, SEEK_DATA);
+            if (data < 0 && errno == ENXIO) break;  // a hole to the end
+            if (data < 0) {
+                h.extents = {{0, h.size}};  // no SEEK_DATA here: every byte
+                break;
+            }
+            off_t hole = ::lseek(fd, data, SEEK_HOLE);
+            if (hole < 0) hole = static_cast<off_t>(h.size);
+            h.extents.emplace_back(static_cast<std::uint64_t>(data), static_cast<std::uint64_t>(hole - data));
+            at = hole;
+        }
+        return fd;
     }
-    if (::ftruncate(fd, static_cast<off_t>(size)) != 0) raise(posix_error("sizing a copy of a cached part", path, errno));
-    return id;
+    image::Header header_;
+    Mapping mapping_;
+};
+
+/// A part arriving from another rank: the new file `path` (created exclusively, as every
+/// checkpoint file is) of the header's size, mapped, its data extents received straight into
+/// it; holes stay holes. Throws: IoError naming the file.
+class IncomingPart {
+public:
+    IncomingPart(const std::string& path, const image::Header& h)
+        : header_(h), id_(create_exclusive(path, "a copy of a cached part")) {
+        mapping_.map(open(path, h.size), h.size, true, path);
+    }
+    std::vector<mpi::Segment> segments() const {
+        std::vector<mpi::Segment> out;
+        for (const auto& [offset, length] : header_.extents) out.push_back({mapping_.data() + offset, length});
+        return out;
+    }
+    /// Once received: unmaps and closes (the commit's fsync makes it durable); its identity.
+    FileIdentity finish() {
+        mapping_.release();
+        return id_;
+    }
+
+private:
+    static int open(const std::string& path, std::uint64_t size) {
+        const int fd = ::open(path.c_str(), O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0) raise(posix_error("opening a copy of a cached part", path, errno));
+        if (::ftruncate(fd, static_cast<off_t>(size)) != 0) {
+            const int err = errno;
+            ::close(fd);
+            raise(posix_error("sizing a copy of a cached part", path, err, "free space in the node cache"));
+        }
+        return fd;
+    }
+    image::Header header_;
+    FileIdentity id_;
+    Mapping mapping_;
+};
+
+/// Collective over the ranks named. Sends the cached part at each `sends` path to its rank and
+/// receives one part from each `receives` rank into the new file at its path, straight between
+/// file mappings: headers first (one exchange_bytes), then the data (exchange_segments). A part
+/// this rank cannot read is sent as an empty header and no data; a file it cannot make still
+/// takes the bytes sent, into scratch memory; either failure goes into `local` (for the caller's
+/// agreement), so no rank is left waiting. Returns each received file's identity, for commit()
+/// (none where `local` failed, or where the sender sent nothing).
+inline std::vector<std::optional<FileIdentity>> transfer_parts(const mpi::Comm& comm, mpi::Outcome& local,
+                                                               const std::vector<std::pair<int, std::string>>& sends,
+                                                               const std::vector<std::pair<int, std::string>>& receives,
+                                                               int tag) {
+    std::vector<std::optional<OutgoingPart>> out(sends.size());
+    std::vector<std::vector<char>> headers_out(sends.size());
+    std::vector<mpi::Outgoing> header_sends;
+    for (std::size_t i = 0; i < sends.size(); ++i) {
+        local.run([&] {
+            out[i].emplace(sends[i].second);
+            headers_out[i] = out[i]->header();
+        });
+        header_sends.push_back({sends[i].first, &headers_out[i]});
+    }
+    std::vector<int> from;
+    for (const auto& r : receives) from.push_back(r.first);
+    const auto headers_in = mpi::exchange_bytes(comm, header_sends, from, tag);
+
+    std::vector<mpi::SegmentsTo> data_sends;
+    for (std::size_t i = 0; i < sends.size(); ++i)
+        if (out[i]) data_sends.push_back({sends[i].first, out[i]->segments()});
+    std::vector<std::optional<IncomingPart>> in(receives.size());
+    std::vector<std::vector<char>> scratch;
+    std::vector<mpi::SegmentsFrom> data_receives;
+    for (std::size_t j = 0; j < receives.size(); ++j) {
+        if (headers_in[j].empty()) {  // its sender could not read the part: its error is in the agreement
+            local.run([&] {
+                raise(IoError({"rank " + std::to_string(receives[j].first) + " could not send its cached part",
+                               receives[j].second, "", comm.rank(), {}}));
+            });
+            continue;
+        }
+        const image::Header h = image::Header::parse(headers_in[j]);  // written by this code: well formed
+        local.run([&] { in[j].emplace(receives[j].second, h); });
+        if (in[j]) {
+            data_receives.push_back({receives[j].first, in[j]->segments()});
+            continue;
+        }
+        mpi::SegmentsFrom discard{receives[j].first, {}};
+        for (const auto& e : h.extents) {
+            scratch.emplace_back(static_cast<std::size_t>(e.second));
+            discard.segments.push_back({scratch.back().data(), e.second});
+        }
+        data_receives.push_back(std::move(discard));
+    }
+    mpi::exchange_segments(comm, data_sends, data_receives, tag + 2);
+    std::vector<std::optional<FileIdentity>> ids(receives.size());
+    for (std::size_t j = 0; j < receives.size(); ++j)
+        if (in[j]) ids[j] = in[j]->finish();
+    return ids;
 }
 
 /// Which nodes' caches hold each rank's committed part of each cached version, as every rank

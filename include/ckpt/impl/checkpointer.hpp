@@ -482,25 +482,19 @@ inline void Checkpointer::Impl::restore_cached(std::uint64_t seq, const detail::
         if (sender == rank) to.push_back(r);
     }
     detail::mpi::Outcome local;
-    std::vector<std::vector<char>> images(to.size());
-    std::vector<detail::mpi::Outgoing> sends;
-    for (std::size_t i = 0; i < to.size(); ++i) {
-        local.run([&] { images[i] = detail::read_file_image(part_path(to[i])); });  // empty: failed, agreed below
-        sends.push_back({to[i], &images[i]});
-    }
-    const auto received = detail::mpi::exchange_bytes(comm_, sends, from >= 0 ? std::vector<int>{from} : std::vector<int>{},
-                                                      detail::part_fetch_tag);
+    std::vector<std::pair<int, std::string>> sends, receives;
+    for (int r : to) sends.emplace_back(r, part_path(r));
     const std::string mine = part_path(rank);
-    if (from >= 0)
+    if (from >= 0) {
+        receives.emplace_back(from, mine + ".tmp");
         local.run([&] {
-            if (received[0].empty())
-                detail::raise(IoError({"rank " + std::to_string(from) + " could not send this rank's cached part", mine,
-                                       "", rank, {}}));
             detail::make_directories(node_dir_, "the node cache", "cache= / CKPT_CACHE_DIR");
             ::unlink((mine + ".tmp").c_str());  // this rank's own temporary name: a crashed write's
-            const auto created = detail::write_file_image(mine + ".tmp", received[0]);
-            detail::commit(mine + ".tmp", mine, created);  // a directory fsync warning: the part is readable
         });
+    }
+    const auto received = detail::transfer_parts(comm_, local, sends, receives, detail::part_fetch_tag);
+    if (from >= 0 && received[0])
+        local.run([&] { detail::commit(mine + ".tmp", mine, *received[0]); });  // a directory fsync warning: readable
     detail::mpi::agree(comm_, local);
     restore_from(mine, *self_, seq);
     if (comm_.rank() == 0)
@@ -923,19 +917,16 @@ inline std::string Checkpointer::Impl::write_cached(const std::vector<detail::Sa
         detail::commit(mine + ".tmp", mine, created);  // a directory fsync warning: the node keeps it readable
     });
     if (options_.partner && topology_.partner >= 0) {
-        std::vector<char> image;  // empty: this rank failed, which the agreement below reports
-        local.run([&] { image = detail::read_file_image(mine); });
-        const auto copies = detail::mpi::exchange_bytes(comm_, {{topology_.partner, &image}}, topology_.holds,
-                                                        detail::partner_copy_tag);
-        for (std::size_t k = 0; k < copies.size(); ++k) {
-            const std::string copy = part_path(topology_.holds[k]);
-            written.insert(written.end(), {copy + ".tmp", copy});
-            if (copies[k].empty()) continue;  // its sender failed: the agreement reports it
-            local.run([&] {
-                const detail::FileIdentity created = detail::write_file_image(copy + ".tmp", copies[k]);
-                detail::commit(copy + ".tmp", copy, created);
-            });
+        std::vector<std::pair<int, std::string>> copies;
+        for (int r : topology_.holds) {
+            copies.emplace_back(r, part_path(r) + ".tmp");
+            written.insert(written.end(), {part_path(r) + ".tmp", part_path(r)});
         }
+        const auto received = detail::transfer_parts(comm_, local, {{topology_.partner, mine}}, copies,
+                                                     detail::partner_copy_tag);
+        for (std::size_t k = 0; k < copies.size(); ++k)
+            if (received[k])
+                local.run([&] { detail::commit(copies[k].second, part_path(topology_.holds[k]), *received[k]); });
     }
     try {
         detail::mpi::agree(comm_, local);

@@ -64,4 +64,46 @@ inline std::vector<std::vector<char>> exchange_bytes(const Comm& comm, const std
     return received;
 }
 
+/// A transfer's bytes as pieces of memory, in order (a file mapping's data extents).
+struct Segment {
+    char* data;
+    std::uint64_t bytes;
+};
+struct SegmentsTo {
+    int to;
+    std::vector<Segment> segments;
+};
+struct SegmentsFrom {
+    int from;
+    std::vector<Segment> segments;
+};
+
+/// Each rank sends every `sends` list to its rank and receives every `receives` list from its
+/// rank, straight from and into the memory given, all posted before any is waited for. A sender
+/// and its receiver must give segments of the same lengths in the same order (each cut into
+/// pieces of at most 1 GiB alike). Throws: MpiError naming the call.
+inline void exchange_segments(const Comm& comm, const std::vector<SegmentsTo>& sends,
+                              const std::vector<SegmentsFrom>& receives, int tag) {
+    constexpr std::uint64_t piece = std::uint64_t{1} << 30;
+    std::vector<MPI_Request> requests;
+    for (const auto& s : sends)
+        for (const Segment& g : s.segments)
+            for (std::uint64_t at = 0; at < g.bytes; at += piece) {
+                requests.emplace_back();
+                check(MPI_Isend(g.data + at, static_cast<int>(std::min(piece, g.bytes - at)), MPI_BYTE, s.to, tag,
+                                comm.get(), &requests.back()),
+                      "MPI_Isend", comm.rank());
+            }
+    for (const auto& r : receives)
+        for (const Segment& g : r.segments)
+            for (std::uint64_t at = 0; at < g.bytes; at += piece) {
+                requests.emplace_back();
+                check(MPI_Irecv(g.data + at, static_cast<int>(std::min(piece, g.bytes - at)), MPI_BYTE, r.from, tag,
+                                comm.get(), &requests.back()),
+                      "MPI_Irecv", comm.rank());
+            }
+    check(MPI_Waitall(static_cast<int>(requests.size()), requests.data(), MPI_STATUSES_IGNORE), "MPI_Waitall",
+          comm.rank());
+}
+
 }  // namespace ckpt::detail::mpi
