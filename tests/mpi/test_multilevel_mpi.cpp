@@ -109,6 +109,22 @@ State restore_latest(const Dirs& d, std::uint64_t& seq, std::string& path) {
     return s;
 }
 
+std::string slurp(const std::string& file) {
+    std::ifstream in(file, std::ios::binary);
+    return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+/// Flips a bit of the first stored copy of `value` (found by its bit pattern) in `file`.
+void flip_value(const std::string& file, double value) {
+    const std::string bytes = slurp(file);
+    const std::string pattern(reinterpret_cast<const char*>(&value), sizeof value);
+    const auto at = bytes.find(pattern);
+    REQUIRE(at != std::string::npos);
+    std::fstream out(file, std::ios::binary | std::ios::in | std::ios::out);
+    out.seekp(static_cast<std::streamoff>(at));
+    out.put(static_cast<char>(bytes[at] ^ 0x01));
+}
+
 /// Rank 0 removes `path` (a node's cache, or one file); then every rank goes on.
 void remove_on_rank0(const std::string& path) {
     MPI_Barrier(MPI_COMM_WORLD);
@@ -222,32 +238,37 @@ TEST_CASE("a version missing one rank's part in every cache is not complete: the
     CHECK(path == d.part(node_of(world_rank()), 2, world_rank()));
 }
 
-TEST_CASE("a corrupt cached part fails its checksum: the restore skips that version and says so", "[mpi][multilevel]") {
+TEST_CASE("a corrupt cached part fails its checksum: the restore replaces it by its partner copy, or skips the version",
+          "[mpi][multilevel]") {
     TempDir t(MPI_COMM_WORLD);
     const Dirs d(t);
     write_versions(d, 3);
+    const bool both = GENERATE(false, true);  // also the partner copy corrupt
     MPI_Barrier(MPI_COMM_WORLD);
     if (world_rank() == 0) {
-        // Flip a byte of one of rank 0's values of "mine" (found by its bit pattern) in its own part.
-        const std::string file = d.part(0, 3, 0);
-        std::ifstream in(file, std::ios::binary);
-        std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-        const double value = State::of(3).mine[500];
-        const std::string pattern(reinterpret_cast<const char*>(&value), sizeof value);
-        const auto at = bytes.find(pattern);
-        REQUIRE(at != std::string::npos);
-        std::fstream out(file, std::ios::binary | std::ios::in | std::ios::out);
-        out.seekp(static_cast<std::streamoff>(at));
-        out.put(static_cast<char>(bytes[at] ^ 0x01));
+        flip_value(d.part(0, 3, 0), State::of(3).mine[500]);
+        if (both && nodes() == 2) flip_value(d.part(1, 3, 0), State::of(3).mine[500]);
     }
     MPI_Barrier(MPI_COMM_WORLD);
     std::uint64_t seq = 0;
     std::string path;
     CerrCapture err;
     const State back = restore_latest(d, seq, path);
-    CHECK(seq == 2);
-    CHECK(back == State::of(2));
-    if (world_rank() == 0) CHECK_THAT(err.text(), Contains("skipping " + d.cache + " (version 3 in the node caches)"));
+    if (nodes() == 2 && !both) {
+        CHECK(seq == 3);
+        CHECK(back == State::of(3));
+        if (world_rank() == 0) {
+            CHECK_THAT(err.text(), Contains("rank 0: its cached part " + d.part(0, 3, 0) + " fails (checksum mismatch") && Contains("taking its copy from another node"));
+            CHECK_THAT(err.text(), Contains("restored version 3 from the node caches (1 corrupt part replaced by partner "
+                                            "copies)"));
+            CHECK(slurp(d.part(0, 3, 0)) == slurp(d.part(1, 3, 0)));  // the good copy is back in node 0's cache
+        }
+    } else {
+        // No good copy (one node has no partner): the version is skipped, as any corrupt one.
+        CHECK(seq == 2);
+        CHECK(back == State::of(2));
+        if (world_rank() == 0) CHECK_THAT(err.text(), Contains("skipping " + d.cache + " (version 3 in the node caches)"));
+    }
 }
 
 TEST_CASE("flush=0: only the node caches, and --restart latest still finds the newest version", "[mpi][multilevel]") {

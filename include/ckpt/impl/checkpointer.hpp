@@ -232,8 +232,11 @@ struct Checkpointer::Impl {
     std::vector<std::string> candidates(const RestartSpec& what, bool cached_instead) const;
     std::vector<detail::Candidate> restore_candidates(const RestartSpec& what,
                                                       const std::optional<detail::CacheInventory>& inventory) const;
-    void restore_from(const std::string& path, const detail::mpi::Comm& file_comm, std::uint64_t cached_sequence = 0);
+    void restore_from(const std::string& path, const detail::mpi::Comm& file_comm, std::uint64_t cached_sequence = 0,
+                      std::optional<ErrorInfo>* own_part_failure = nullptr);
     void restore_cached(std::uint64_t seq, const detail::CacheInventory& inventory);
+    int fetch_cached_parts(std::uint64_t seq, const detail::CacheInventory& inventory, const std::vector<int>& wanted,
+                           const std::vector<int>& avoid, std::vector<int>& source);
     std::string write_cached(const std::vector<detail::SaveNode>& nodes, const detail::FileMeta& meta, unsigned depth);
     void taken(const std::string& path, std::uint64_t seq, bool shared);
     void quarantine(const std::string& path) const;
@@ -462,24 +465,30 @@ inline std::vector<detail::Candidate> Checkpointer::Impl::restore_candidates(
     return out;
 }
 
-/// Collective. Restores version `seq` from the node caches: a rank whose node's cache lacks its
-/// part first gets it from a node that has it (its partner's copy), through MPI, and puts it back
-/// in its own node's cache; then every rank reads its own file.
-inline void Checkpointer::Impl::restore_cached(std::uint64_t seq, const detail::CacheInventory& inventory) {
+/// Collective. Gives each rank r with wanted[r] its part of version `seq` from the lowest node
+/// that holds it other than avoid[r] (-1: none to avoid), sent by that node's lowest rank, and
+/// commits it into its own node's cache (over a file of that name). The same plan on every
+/// rank, from the same inventory. source[r] becomes the node it came from (-1: not fetched);
+/// returns how many were fetched. A wanted part no other node holds is left as it is.
+inline int Checkpointer::Impl::fetch_cached_parts(std::uint64_t seq, const detail::CacheInventory& inventory,
+                                                   const std::vector<int>& wanted, const std::vector<int>& avoid,
+                                                   std::vector<int>& source) {
     const int rank = comm_.rank();
     auto part_path = [&](int r) { return detail::join_path(node_dir_, detail::cached_part_name(options_.name, seq, r)); };
-    // The same plan on every rank: a part its rank's node lacks comes from the lowest node that
-    // holds it, sent by that node's lowest rank.
     std::vector<int> to;
     int from = -1, fetched = 0;
+    source.assign(static_cast<std::size_t>(comm_.size()), -1);
     for (int r = 0; r < comm_.size(); ++r) {
-        const std::vector<int> holders = inventory.holders(seq, r);
-        const int home = topology_.node_of[static_cast<std::size_t>(r)];
-        if (holders.empty() || std::find(holders.begin(), holders.end(), home) != holders.end()) continue;
-        ++fetched;
-        const int sender = topology_.reporters[static_cast<std::size_t>(holders.front())];
-        if (r == rank) from = sender;
-        if (sender == rank) to.push_back(r);
+        if (!wanted[static_cast<std::size_t>(r)]) continue;
+        for (int node : inventory.holders(seq, r)) {
+            if (node == avoid[static_cast<std::size_t>(r)]) continue;
+            ++fetched;
+            source[static_cast<std::size_t>(r)] = node;
+            const int sender = topology_.reporters[static_cast<std::size_t>(node)];
+            if (r == rank) from = sender;
+            if (sender == rank) to.push_back(r);
+            break;
+        }
     }
     detail::mpi::Outcome local;
     std::vector<std::pair<int, std::string>> sends, receives;
@@ -496,19 +505,68 @@ inline void Checkpointer::Impl::restore_cached(std::uint64_t seq, const detail::
     if (from >= 0 && received[0])
         local.run([&] { detail::commit(mine + ".tmp", mine, *received[0]); });  // a directory fsync warning: readable
     detail::mpi::agree(comm_, local);
-    restore_from(mine, *self_, seq);
-    if (comm_.rank() == 0)
+    return fetched;
+}
+
+/// Collective. Restores version `seq` from the node caches: a rank whose node's cache lacks its
+/// part first gets it from a node that holds it (its partner's copy), through MPI, and puts it
+/// back in its own node's cache; then every rank reads its own file. A part that fails its
+/// checksums (or cannot be read) is replaced by another node's copy in the same way, once.
+inline void Checkpointer::Impl::restore_cached(std::uint64_t seq, const detail::CacheInventory& inventory) {
+    const int rank = comm_.rank();
+    const auto ranks = static_cast<std::size_t>(comm_.size());
+    std::vector<int> missing(ranks, 0), homes(ranks, -1), came_from;
+    for (std::size_t r = 0; r < ranks; ++r) {
+        homes[r] = topology_.node_of[r];
+        const std::vector<int> holders = inventory.holders(seq, static_cast<int>(r));
+        missing[r] = !holders.empty() && std::find(holders.begin(), holders.end(), homes[r]) == holders.end();
+    }
+    const int fetched = fetch_cached_parts(seq, inventory, missing, homes, came_from);
+    const std::string mine = detail::join_path(node_dir_, detail::cached_part_name(options_.name, seq, rank));
+    int repaired = 0;
+    std::optional<ErrorInfo> unreadable;
+    try {
+        restore_from(mine, *self_, seq, &unreadable);
+    } catch (const Error&) {
+        // Which parts failed here (not a disagreement between good parts, which a copy cannot fix),
+        // and does another node hold a copy of each? A fetched part that failed has no other copy.
+        const std::vector<std::uint64_t> flags = comm_.allgather({unreadable ? 1u : 0u});
+        std::vector<int> bad(ranks, 0), avoid = homes;
+        bool repairable = false;
+        for (std::size_t r = 0; r < ranks; ++r) {
+            if (!flags[r]) continue;
+            bad[r] = 1;
+            const std::vector<int> holders = inventory.holders(seq, static_cast<int>(r));
+            const bool other = came_from[r] < 0 && std::any_of(holders.begin(), holders.end(),
+                                                                [&](int node) { return node != homes[r]; });
+            if (!other) throw;  // the version cannot be made whole: the caller falls back
+            repairable = true;
+        }
+        if (!repairable) throw;
+        if (unreadable)
+            std::cerr << "ckpt: warning: rank " << rank << ": its cached part " << mine << " fails ("
+                      << unreadable->sentence << (unreadable->object.empty() ? "" : ", object " + unreadable->object)
+                      << "): taking its copy from another node\n";
+        std::vector<int> repaired_from;
+        repaired = fetch_cached_parts(seq, inventory, bad, avoid, repaired_from);
+        restore_from(mine, *self_, seq);
+    }
+    if (comm_.rank() == 0) {
+        std::string how;
+        if (fetched)
+            how = std::to_string(fetched) + " of " + std::to_string(comm_.size()) + " parts from partner copies";
+        if (repaired)
+            how += (how.empty() ? "" : ", ") + std::to_string(repaired) + " corrupt part" + (repaired > 1 ? "s" : "") +
+                   " replaced by partner copies";
         std::cerr << "ckpt: restored version " << seq << " from the node caches"
-                  << (fetched ? " (" + std::to_string(fetched) + " of " + std::to_string(comm_.size()) +
-                                    " parts from partner copies)"
-                              : std::string())
-                  << "\n";
+                  << (how.empty() ? std::string() : " (" + how + ")") << "\n";
+    }
 }
 
 /// Collective over comm_. Reads `path` with `file_comm`: comm_ for a shared file, which all ranks
 /// read together, or self_ for a rank's own part in its node cache (of version `cached_sequence`).
 inline void Checkpointer::Impl::restore_from(const std::string& path, const detail::mpi::Comm& file_comm,
-                                             std::uint64_t cached_sequence) {
+                                             std::uint64_t cached_sequence, std::optional<ErrorInfo>* own_part_failure) {
     const bool whole = &file_comm == &comm_;
     detail::mpi::Outcome local;
     detail::FileMeta meta;
@@ -569,6 +627,9 @@ inline void Checkpointer::Impl::restore_from(const std::string& path, const deta
                                                    ", version " + std::to_string(meta.sequence) + ")",
                                                path, "/", comm_.rank(), {}}));
             });
+            // A corrupt or unreadable part of this rank's own (not one that others disagree with).
+            if (own_part_failure && local.failed() && (local.kind() == ErrorKind::Format || local.kind() == ErrorKind::Io))
+                *own_part_failure = local.info();
             detail::mpi::agree(comm_, local);
             // Every part must come from one write: a stale file of another job can share the number.
             std::uint64_t ids[2] = {meta.version_id, ~meta.version_id};
