@@ -245,10 +245,14 @@ const std::vector<Command>& commands() {
          "With --cache, also the versions in the node cache CACHE (and its node<k> directories)\n"
          "and their levels: cached (every rank's part found), partnered (every part twice),\n"
          "flushed (complete in DIR)."},
-        {"info", "ckpt info FILE|DIR [--name NAME] [--json]", 1, 1, {{"--name", true}},
+        {"info", "ckpt info FILE|DIR [--name NAME] [--cache CACHE] [--json]", 1, 1, {{"--name", true}, {"--cache", true}},
          "What is inside a checkpoint: entries, types, distributions, shapes per rank (a block's\n"
-         "global shape and boxes), codecs, rank count, library and schema version, argv and cwd.\n"
-         "For a DIR, its newest complete readable version."},
+         "global shape and boxes), codecs, rank count, library and schema version, argv and cwd;\n"
+         "for a node cache file, which rank's part of how many it is.\n"
+         "For a DIR, its newest complete readable version. With --cache (a DIR only), the newest\n"
+         "version complete in DIR or in the node cache CACHE, as --restart latest would take it,\n"
+         "and its levels (cached, partnered, flushed); a version in the caches only is shown\n"
+         "through one of its parts."},
         {"verify", "ckpt verify FILE|DIR [--name NAME] [--json]", 1, 1, {{"--name", true}},
          "Recompute the checksum (xxh64, or position sum) of every rank's part of every entry\n"
          "and check completeness.\n"
@@ -533,6 +537,7 @@ struct CachedVersion {
     std::map<int, int> copies;           ///< rank -> committed files of its part
     std::vector<std::string> levels;     ///< cached, partnered, flushed
     std::string missing;                 ///< the first rank whose part is nowhere, if any
+    std::string file;                    ///< one committed part file (the lowest rank's found first)
 };
 
 /// Throws IoError unless `cache` is a directory (66 if absent).
@@ -548,20 +553,23 @@ template <class Flushed>
 std::vector<CachedVersion> scan_cache(const std::string& cache, const std::string& name, Flushed&& flushed) {
     check_cache(cache);
     std::map<std::uint64_t, CachedVersion> by;
-    std::map<std::uint64_t, std::string> example;
+    std::map<std::uint64_t, int> lowest;  // the rank of each version's `file`
     for (const auto& dir : ckpt::detail::cache_directories(cache))
         for (const auto& p : ckpt::detail::list_cached_parts(dir, name)) {
             if (!p.version.committed()) continue;
             CachedVersion& v = by[p.version.sequence];
             v.sequence = p.version.sequence;
             ++v.copies[p.rank];
-            example.emplace(p.version.sequence, p.version.path);
+            if (v.file.empty() || p.rank < lowest[p.version.sequence]) {
+                v.file = p.version.path;
+                lowest[p.version.sequence] = p.rank;
+            }
         }
     std::vector<CachedVersion> out;
     for (auto& [seq, v] : by) {
         ckpt::detail::h5::Silence quiet;
         try {
-            ckpt::detail::h5::File file(example[seq], MPI_COMM_SELF, ckpt::detail::h5::Access::Read);
+            ckpt::detail::h5::File file(v.file, MPI_COMM_SELF, ckpt::detail::h5::Access::Read);
             if (file.has_attribute("/", "ckpt.parts")) v.parts = file.read_int_attribute("/", "ckpt.parts");
         } catch (const ckpt::Error&) {
         }
@@ -687,24 +695,56 @@ int cmd_list(const Args& a) {
 int cmd_info(const Args& a) {
     const std::string target = a.positional[0], name = name_option(a);
     insp::FileInfo f;
+    std::optional<std::vector<std::string>> levels;  // with --cache
     if (is_directory(target)) {
         std::vector<insp::FileInfo> skipped;
         auto found = newest_complete(target, name, &skipped);
+        if (const auto cache = a.value("--cache")) {
+            // As --restart latest: the newest version complete at some level.
+            const auto cached = scan_cache(*cache, cache_name(a), [&](std::uint64_t seq) {
+                const std::string shared =
+                    ckpt::detail::join_path(target, ckpt::detail::version_file_name(cache_name(a), seq));
+                return ::access(shared.c_str(), F_OK) == 0 && insp::examine(shared).complete;
+            });
+            const CachedVersion* newest = nullptr;
+            for (const auto& v : cached)
+                if (!v.levels.empty() && v.levels.front() == "cached") newest = &v;
+            const auto seq = found ? static_cast<std::uint64_t>(found->sequence) : 0;
+            if (newest && (!found || newest->sequence > seq)) {
+                found = insp::examine(newest->file);
+                levels = newest->levels;
+            } else if (found) {
+                levels = std::vector<std::string>{};
+                for (const auto& v : cached)
+                    if (v.sequence == seq) levels = v.levels;
+                if (levels->empty() || levels->back() != "flushed") levels->push_back("flushed");
+            }
+        }
         if (!found) no_complete(target, name, skipped);
         f = std::move(*found);
     } else {
-        if (a.has("--name"))
-            usage_error("--name applies to a directory, not to the file \"" + target + "\"", "--name",
-                        *a.value("--name"));
+        for (const char* dir_only : {"--name", "--cache"})
+            if (a.has(dir_only))
+                usage_error(std::string(dir_only) + " applies to a directory, not to the file \"" + target + "\"",
+                            dir_only, *a.value(dir_only));
         f = insp::examine(target);
     }
+    const std::string id = f.version_id ? ckpt::detail::checksum_hex(*f.version_id) : std::string();
     const std::string status = status_of(f);
     if (a.json) {
         std::vector<std::string> entries;
         for (const auto& e : f.entries) entries.push_back(entry_json(e));
         JObj o = file_json(f);
         o.add("argv", jstrs(f.argv)).add("cwd", f.readable ? jstr(f.cwd) : jnull);
-        o.add("schema_version", f.schema_version ? jnum(*f.schema_version) : jnull).add("entries", jarr(entries));
+        o.add("schema_version", f.schema_version ? jnum(*f.schema_version) : jnull);
+        o.add("version_id", id.empty() ? jnull : jstr(id));
+        o.add("part", f.part >= 0 ? jnum(f.part) : jnull).add("parts", f.part >= 0 ? jnum(f.parts) : jnull);
+        if (levels) {
+            std::vector<std::string> words;
+            for (const auto& l : *levels) words.push_back(jstr(l));
+            o.add("levels", jarr(words));
+        }
+        o.add("entries", jarr(entries));
         std::cout << o.str() << "\n";
     } else {
         Table head({"path", f.path});
@@ -717,6 +757,11 @@ int cmd_info(const Args& a) {
             head.add({"step", f.step < 0 ? "- (not taken at poll(step))" : std::to_string(f.step)});
             head.add({"time", iso_time(f.time) + " (" + std::to_string(f.time) + ")"});
             head.add({"ranks", std::to_string(f.ranks)});
+            if (f.part >= 0)
+                head.add({"part", "rank " + std::to_string(f.part) + " of " + std::to_string(f.parts) +
+                                      " (a node cache file: the other ranks' parts are in their nodes' caches)"});
+            if (!id.empty()) head.add({"version id", id + " (the same in every part and copy of one write)"});
+            if (levels) head.add({"levels", join_words(*levels)});
             head.add({"size", human_size(f.listed.size) + " (" + std::to_string(f.listed.size) + " bytes)"});
             head.add({"format", std::to_string(f.format_version) + ", written by ckpt " + f.library_version});
             if (f.schema_version)

@@ -38,6 +38,12 @@ expect() {
 }
 # has out|err TEXT: the captured stream contains TEXT (fixed string).
 has() { grep -qF -- "$2" "$work/$1" || fail "$1 lacks \"$2\""; }
+# row KEY TEXT: a line of `ckpt info`'s head table whose key is KEY and whose value starts with TEXT
+# (the key column is as wide as its longest key).
+row() {
+    awk -v k="$1" -v t="$2" 'index($0, k " ") == 1 { v = substr($0, length(k) + 1); sub(/^ +/, "", v)
+        if (index(v, t) == 1) found = 1 } END { exit !found }' "$work/out" || fail "out has no row \"$1\" \"$2\""
+}
 hasnt() { ! grep -qF -- "$2" "$work/$1" || fail "$1 has \"$2\""; }
 # json ASSERTION...: the captured stdout is valid JSON and the assertions hold (see json_check.cpp).
 json() { "$json_check" "$@" <"$work/out" || fail "JSON check failed: $*"; }
@@ -196,8 +202,9 @@ list)
 info)
     checkpoints d
     expect 0 "$ckpt" info "$(v d 2)"
-    for s in "$(v d 2)" "complete" "sequence  2" "step      10" "ranks     2" "format    3, written by ckpt" \
-        "--checkpoint-dir d" "cwd       $work" "grid" "ckpt::ArrayView<double>" "float64" "block" \
+    row sequence 2; row step 10; row ranks 2; row format "3, written by ckpt"; row cwd "$work"
+    row "version id" "$("$ckpt" info "$(v d 2)" --json | "$json_check" --get version_id)"
+    for s in "$(v d 2)" "complete" "--checkpoint-dir d" "grid" "ckpt::ArrayView<double>" "float64" "block" \
         "32x32 global: r0 [0:16, 0:32], r1 [16:32, 0:32]" "boost.binary" "replicated" "scalar (one copy)" "int64"; do
         has out "$s"
     done
@@ -325,6 +332,26 @@ cache)  # list --cache and prune --cache on the node caches of heat at 2 ranks o
     json 'cache.versions#=4' 'cache.versions[1].levels#=3' 'cache.versions[2].levels#=1' 'cache.versions[0].found=1'
     expect 66 "$ckpt" list d --cache "$work/nowhere"
     has err "opening the node cache"
+    # info: a cached part says which rank of how many it is, and which write.
+    part="$work/cache/node0/ckpt.000004.rank0.h5"
+    expect 0 "$ckpt" info "$part"
+    grep -qE '^part +rank 0 of 2 \(a node cache file' "$work/out" || fail "info of a part: no part row"
+    expect 0 "$ckpt" info "$part" --json
+    json 'part=0' 'parts=2' 'ranks=1' 'sequence=4' 'version_id' 'name=ckpt' 'complete=true'
+    id=$(get version_id)
+    expect 0 "$ckpt" info "$(v d 4)" --json
+    json "version_id=$id" 'part=null'  # the shared file of the same write
+    # info DIR --cache: the newest version at some level, as --restart latest takes it.
+    expect 0 "$ckpt" info d --cache "$work/cache"
+    has out "$(v d 4)"
+    grep -qE '^levels +cached,partnered,flushed$' "$work/out" || fail "info --cache: version 4's levels"
+    cp -r d d2 && rm "$(v d2 4)"  # version 4 in the caches only: newer than d2's newest (2)
+    expect 0 "$ckpt" info d2 --cache "$work/cache" --json
+    json "path=$part" 'sequence=4' 'part=0' 'levels#=2' 'levels[1]=partnered'
+    expect 0 "$ckpt" verify "$part"  # its block entry holds rank 0's box only: no gap reported
+    has out "ok    $part"
+    expect 64 "$ckpt" info "$part" --cache "$work/cache"
+    has err "--cache applies to a directory"
     # prune --cache keeps every part of the newest 2 versions in each directory.
     expect 0 "$ckpt" prune d --depth 2 --cache "$work/cache" --dry-run
     has out "would delete  $work/cache/node0/ckpt.000002.rank0.h5"
@@ -506,7 +533,8 @@ distributed_info)
     nm_checkpoint d 3
     f=d/ckpt.000001.h5
     expect 0 "$ckpt" info "$f"
-    for s in "complete" "ranks     3" "format    3, written by ckpt" "schema    7" "DISTRIBUTION" \
+    row ranks 3; row format "3, written by ckpt"; row schema 7
+    for s in "complete" "DISTRIBUTION" \
         "37x23 global: r0 [0:37, 0:7], r1 [0:37, 7:15], r2 [0:37, 15:23]" \
         "11x9x7 global: r0 [0:3, 0:9, 0:7], r1 [3:7, 0:9, 0:7], r2 [7:11, 0:9, 0:7]" \
         "18 in all: r0 3, r1 4, r2 11" "scalar (one copy)" "r0 3, r1 4, r2 5"; do has out "$s"; done
@@ -533,7 +561,8 @@ distributed_info)
         'entries[8].ranks[2].origin[0]=7' 'entries[8].ranks[2].extents[0]=4'
     # A format 1 file: every entry per-rank, no schema version.
     expect 0 "$ckpt" info "$src/tests/fixtures/format1/ckpt.000001.h5"
-    has out "format    1, written by ckpt"
+    row format "1, written by ckpt"
+    hasnt out "version id"
     has out "per-rank"
     hasnt out "schema"
     expect 0 "$ckpt" info "$src/tests/fixtures/format1/ckpt.000001.h5" --json

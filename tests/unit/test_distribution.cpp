@@ -22,6 +22,11 @@ TEST_CASE("boxes that tile an array pass; an overlap, a gap or a box outside is 
           "the ranks' boxes cover 18 of the 24 elements of the global array");
     CHECK(tiling_problem({{{0, 0}, {2, 6}}, {{2, 4}, {2, 3}}}, global) ==
           "rank 1's box [2:4, 4:7] lies outside the global shape");
+    // Some ranks' parts (a node cache file holds one): a gap is fine, an overlap or a box outside is not.
+    CHECK(tiling_problem({{{2, 0}, {2, 6}}}, global, false).empty());
+    CHECK(tiling_problem({{{0, 0}, {3, 6}}, {{2, 0}, {1, 6}}}, global, false) ==
+          "the boxes of ranks 0 [0:3, 0:6] and 1 [2:3, 0:6] overlap");
+    CHECK(tiling_problem({{{3, 0}, {2, 6}}}, global, false) == "rank 0's box [3:5, 0:6] lies outside the global shape");
 }
 
 TEST_CASE("a box's rows in a rank's memory are visited in order, ghosts skipped", "[unit][distribution]") {

@@ -131,6 +131,8 @@ struct FileInfo {
     std::string library_version;
     std::int64_t sequence = 0, step = -1, time = 0, ranks = 0;
     std::optional<std::int64_t> schema_version;  ///< ckpt.schema_version (format 3 on), if present
+    std::optional<std::uint64_t> version_id;     ///< ckpt.version_id (which write), if present
+    std::int64_t part = -1, parts = 0;           ///< a node cache file: rank `part` of `parts`
     std::vector<std::string> argv;
     std::string cwd;
     std::vector<EntryInfo> entries;
@@ -199,7 +201,8 @@ inline bool read_spread(const h5::File& file, const std::string& path, EntryInfo
 }
 
 /// Reads one leaf's attributes and layout; records the first inconsistency in `entry.problem`.
-inline void read_leaf(const h5::File& file, const std::string& path, std::int64_t ranks, EntryInfo& entry) {
+inline void read_leaf(const h5::File& file, const std::string& path, std::int64_t ranks, bool one_part,
+                      EntryInfo& entry) {
     const std::string layout = layout_path(path);
     try {
         entry.codec = file.read_string_attribute(path, "ckpt.codec");
@@ -269,8 +272,9 @@ inline void read_leaf(const h5::File& file, const std::string& path, std::int64_
             entry.parts.push_back(std::move(p));
         }
         if (block) {
-            if (const std::string problem = tiling_problem(boxes, entry.shape); !problem.empty() && entry.problem.empty())
-                entry.problem = layout + ": the rows do not tile " + path + ": " + problem;
+            if (const std::string problem = tiling_problem(boxes, entry.shape, !one_part);
+                !problem.empty() && entry.problem.empty())
+                entry.problem = layout + ": the rows do not " + (one_part ? "fit in " : "tile ") + path + ": " + problem;
         } else if (next != entry.elements && entry.problem.empty()) {
             entry.problem = layout + ": " + (replicated ? "rank 0's part has " : "the ranks' parts add up to ") +
                             std::to_string(next) + " elements, " + path + " has " + std::to_string(entry.elements);
@@ -281,7 +285,8 @@ inline void read_leaf(const h5::File& file, const std::string& path, std::int64_
 }
 
 /// Appends the entries under /state group `group` (recursively), names relative to /state.
-inline void read_entries(const h5::File& file, const std::string& group, std::int64_t ranks,
+/// `one_part`: a node cache file, which holds one rank's part of each block entry's global array.
+inline void read_entries(const h5::File& file, const std::string& group, std::int64_t ranks, bool one_part,
                          std::vector<EntryInfo>& out) {
     for (const auto& child : file.list(group)) {
         const std::string path = group + "/" + child;
@@ -297,9 +302,9 @@ inline void read_entries(const h5::File& file, const std::string& group, std::in
                 entry.problem = text_of(e);
             }
             out.push_back(std::move(entry));
-            read_entries(file, path, ranks, out);
+            read_entries(file, path, ranks, one_part, out);
         } else {
-            read_leaf(file, path, ranks, entry);
+            read_leaf(file, path, ranks, one_part, entry);
             out.push_back(std::move(entry));
         }
     }
@@ -329,7 +334,12 @@ inline FileInfo examine(const std::string& path) {
     info.listed.size = static_cast<std::uint64_t>(st.st_size);
     info.listed.mtime_ns = static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1000000000LL + st.st_mtim.tv_nsec;
     Version v;
+    CachedPart part;  // a node cache file: <name>.<seq>.rank<r>.h5
     info.version_name = split_version_name(info.listed.file, info.listed.name, v);
+    if (split_cached_part_name(info.listed.file, info.listed.name, part)) {
+        info.version_name = true;
+        v = part.version;
+    }
     info.listed.sequence = v.sequence;
     info.listed.temporary = v.temporary;
     info.listed.quarantined = v.quarantined;
@@ -354,11 +364,17 @@ inline FileInfo examine(const std::string& path) {
         info.cwd = file.read_string_attribute("/", "ckpt.cwd");
         if (file.has_attribute("/", "ckpt.schema_version"))
             info.schema_version = file.read_int_attribute("/", "ckpt.schema_version");
+        if (file.has_attribute("/", "ckpt.version_id"))
+            info.version_id = static_cast<std::uint64_t>(file.read_int_attribute("/", "ckpt.version_id"));
+        if (file.has_attribute("/", "ckpt.part")) {
+            info.part = file.read_int_attribute("/", "ckpt.part");
+            info.parts = file.read_int_attribute("/", "ckpt.parts");
+        }
         if (!file.exists("/state") || !file.exists("/layout")) {
             info.problem = "not a valid ckpt checkpoint: no /state or /layout group";
             return info;
         }
-        impl::read_entries(file, "/state", info.ranks, info.entries);
+        impl::read_entries(file, "/state", info.ranks, info.part >= 0, info.entries);
         file.close();
         info.readable = true;
     } catch (const Error& e) {

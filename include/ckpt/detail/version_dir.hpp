@@ -117,23 +117,35 @@ struct CachedPart {
     int rank = -1;
 };
 
-/// Parses "<name>.<seq>.rank<r>.h5[.tmp|.reserve|.bad]" (the version part by parse_version_name's
-/// rule); false for any other file name.
-inline bool parse_cached_part_name(const std::string& file, const std::string& name, CachedPart& out) {
+/// "<stem>.rank<r>.h5[.tmp|.reserve|.bad]": the rank, the suffix's flags, and the version by
+/// `parse_version("<stem>.h5", out.version)`; false for any other file name.
+template <class ParseVersion>
+bool parse_part_name_with(const std::string& file, CachedPart& out, ParseVersion&& parse_version) {
     std::string rest = file;
-    Version v;
-    strip_version_suffix(rest, v);
+    Version flags;
+    strip_version_suffix(rest, flags);
     if (rest.size() < 4 || rest.compare(rest.size() - 3, 3, ".h5") != 0) return false;
     rest.resize(rest.size() - 3);
     const std::size_t at = rest.rfind(".rank");
     if (at == std::string::npos) return false;
     const std::string digits = rest.substr(at + 5);
     if (digits.empty() || digits.size() > 9 || !std::all_of(digits.begin(), digits.end(), ::isdigit)) return false;
-    if (!parse_version_name(rest.substr(0, at) + ".h5", name, out.version)) return false;
-    out.version.temporary = v.temporary;
-    out.version.quarantined = v.quarantined;
+    if (!parse_version(rest.substr(0, at) + ".h5", out.version)) return false;
+    out.version.temporary = flags.temporary;
+    out.version.quarantined = flags.quarantined;
     out.rank = std::stoi(digits);
     return true;
+}
+
+/// Parses "<name>.<seq>.rank<r>.h5[.tmp|.reserve|.bad]" (the version part by parse_version_name's
+/// rule); false for any other file name.
+inline bool parse_cached_part_name(const std::string& file, const std::string& name, CachedPart& out) {
+    return parse_part_name_with(file, out, [&](const std::string& f, Version& v) { return parse_version_name(f, name, v); });
+}
+
+/// As parse_cached_part_name, for any name prefix, which it finds (split_version_name's rule).
+inline bool split_cached_part_name(const std::string& file, std::string& name, CachedPart& out) {
+    return parse_part_name_with(file, out, [&](const std::string& f, Version& v) { return split_version_name(f, name, v); });
 }
 
 /// Every file of `name` in the node cache `dir`, by sequence then rank; an absent directory has none.

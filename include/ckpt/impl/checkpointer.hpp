@@ -265,7 +265,8 @@ struct Checkpointer::Impl {
     void take_job_lock();
     void release_directory() noexcept;
     void warn(const std::string& message) const {
-        if (comm_.rank() == 0) std::cerr << "ckpt: warning: " << message << "\n";
+        // One write (std::cerr writes each << at once): a line in pieces can interleave with others.
+        if (comm_.rank() == 0) std::cerr << ("ckpt: warning: " + message + "\n");
     }
 
     Options options_;
@@ -543,10 +544,10 @@ inline void Checkpointer::Impl::restore_cached(std::uint64_t seq, const detail::
             repairable = true;
         }
         if (!repairable) throw;
-        if (unreadable)
-            std::cerr << "ckpt: warning: rank " << rank << ": its cached part " << mine << " fails ("
-                      << unreadable->sentence << (unreadable->object.empty() ? "" : ", object " + unreadable->object)
-                      << "): taking its copy from another node\n";
+        if (unreadable)  // one write: a line in pieces can interleave with the application's output
+            std::cerr << ("ckpt: warning: rank " + std::to_string(rank) + ": its cached part " + mine + " fails (" +
+                          unreadable->sentence + (unreadable->object.empty() ? "" : ", object " + unreadable->object) +
+                          "): taking its copy from another node\n");
         std::vector<int> repaired_from;
         repaired = fetch_cached_parts(seq, inventory, bad, avoid, repaired_from);
         restore_from(mine, *self_, seq);
@@ -558,8 +559,8 @@ inline void Checkpointer::Impl::restore_cached(std::uint64_t seq, const detail::
         if (repaired)
             how += (how.empty() ? "" : ", ") + std::to_string(repaired) + " corrupt part" + (repaired > 1 ? "s" : "") +
                    " replaced by partner copies";
-        std::cerr << "ckpt: restored version " << seq << " from the node caches"
-                  << (how.empty() ? std::string() : " (" + how + ")") << "\n";
+        std::cerr << ("ckpt: restored version " + std::to_string(seq) + " from the node caches" +
+                      (how.empty() ? std::string() : " (" + how + ")") + "\n");
     }
 }
 
@@ -709,8 +710,8 @@ inline bool Checkpointer::Impl::restore(const RestartSpec& what) {
     std::optional<detail::CacheInventory> inventory;
     if (cache_on()) inventory = detail::CacheInventory::gather(comm_, topology_, node_dir_, options_.name);
     if (inventory && !inventory->problem().empty())
-        std::cerr << "ckpt: warning: rank " << comm_.rank() << ": the node cache is not usable: "
-                  << inventory->problem().substr(6) << "\n";
+        std::cerr << ("ckpt: warning: rank " + std::to_string(comm_.rank()) + ": the node cache is not usable: " +
+                      inventory->problem().substr(6) + "\n");
     const auto versions = restore_candidates(what, inventory);
     // A cached version that fails has its shared copy, if any, next: still the same version.
     const bool fall_back_cached = fall_back || what.kind == RestartKind::Sequence;
@@ -859,8 +860,8 @@ inline std::string Checkpointer::Impl::write_version(const detail::Target& targe
                 for (auto& n : nodes) bytes += n.is_group() ? 0 : n.count * detail::element_size(n.element);
                 comm_.allreduce(&bytes, 1, MPI_SUM);
                 if (comm_.rank() == 0)
-                    std::cerr << detail::written_line(part, bytes, detail::now_seconds() - started, comm_.size())
-                              << " to the node caches\n";
+                    std::cerr << (detail::written_line(part, bytes, detail::now_seconds() - started, comm_.size()) +
+                                  " to the node caches\n");
             }
             return part;
         }
@@ -897,7 +898,7 @@ inline std::string Checkpointer::Impl::write_version(const detail::Target& targe
         for (auto& n : nodes) bytes += n.is_group() ? 0 : n.count * detail::element_size(n.element);
         comm_.allreduce(&bytes, 1, MPI_SUM);
         if (comm_.rank() == 0)
-            std::cerr << detail::written_line(final_path, bytes, finished - started, comm_.size()) << "\n";
+            std::cerr << (detail::written_line(final_path, bytes, finished - started, comm_.size()) + "\n");
     }
     return final_path;
 }
@@ -1054,8 +1055,8 @@ inline void Checkpointer::Impl::commit_oldest() {
     if (options_.verbose && comm_.rank() == 0) {
         char blocked[64];
         std::snprintf(blocked, sizeof blocked, " asynchronously: the application waited %.3f s", v.blocked);
-        std::cerr << detail::written_line(v.final_path, v.bytes, v.durable_at - v.started, comm_.size()) << blocked
-                  << "\n";
+        std::cerr << (detail::written_line(v.final_path, v.bytes, v.durable_at - v.started, comm_.size()) + blocked +
+                      "\n");
     }
     flushes_.pop_front();
     join_rotation_failures();
@@ -1088,9 +1089,9 @@ inline void Checkpointer::Impl::finish_flushes() noexcept {
     }
     flushes_.wait_all();
     if (flushes_.in_flight() > 0 && comm_.rank() == 0)
-        std::cerr << "ckpt: warning: " << flushes_.in_flight()
-                  << " asynchronous checkpoint(s) left uncommitted: the checkpointer ended where the ranks could not "
-                     "agree that they were durable (call sync() before MPI_Finalize or an exception)\n";
+        std::cerr << ("ckpt: warning: " + std::to_string(flushes_.in_flight()) +
+                      " asynchronous checkpoint(s) left uncommitted: the checkpointer ended where the ranks could not "
+                      "agree that they were durable (call sync() before MPI_Finalize or an exception)\n");
     flushes_.clear();
 }
 
@@ -1129,8 +1130,8 @@ inline void Checkpointer::Impl::make_pid_file() {
     try {
         pid_file_ = std::make_unique<detail::control::PidFile>(detail::control::directory(options_.dir));
     } catch (const Error& e) {
-        std::cerr << "ckpt: warning: rank " << comm_.rank() << ": requests through the control directory "
-                  << "cannot reach this process: " << (e.what() + 6) << "\n";
+        std::cerr << ("ckpt: warning: rank " + std::to_string(comm_.rank()) +
+                      ": requests through the control directory cannot reach this process: " + (e.what() + 6) + "\n");
     }
 }
 
@@ -1165,7 +1166,7 @@ inline void Checkpointer::Impl::join_rotation() {
 inline void Checkpointer::Impl::join_rotation_failures() {
     std::lock_guard<std::mutex> lock(rotation_mutex_);
     // Rank 0 rotates the shared directory, each node's lowest rank its cache: each warns for itself.
-    for (auto& p : rotation_failures_) std::cerr << "ckpt: warning: rotation could not delete " << p << "\n";
+    for (auto& p : rotation_failures_) std::cerr << ("ckpt: warning: rotation could not delete " + p + "\n");
     rotation_failures_.clear();
 }
 
@@ -1276,9 +1277,9 @@ inline void Checkpointer::Impl::leave(int status) {
     detail::record_exit_status(status);  // for ckpt-run, whichever way the application then leaves
     // The job log should say why the job ended, whatever the launcher then reports.
     if (comm_.rank() == 0)
-        std::cerr << "ckpt: leaving at step " << last_poll_step_ << " with exit status " << status
-                  << (status == options_.exit_code && !last_path_.empty() ? " after writing " + last_path_ : "")
-                  << "\n";
+        std::cerr << ("ckpt: leaving at step " + std::to_string(last_poll_step_) + " with exit status " +
+                      std::to_string(status) +
+                      (status == options_.exit_code && !last_path_.empty() ? " after writing " + last_path_ : "") + "\n");
     if (exit_policy_ == ExitPolicy::Return) return;
     if (detail::main_guard_depth > 0) throw ExitRequest(status);
     // No main_guard: end the process here, as cleanly as a library can.
