@@ -644,13 +644,11 @@ int cmd_list(const Args& a) {
         if (const auto cache = a.value("--cache")) {
             std::vector<std::string> cached;
             for (const auto& v : scan_cache(*cache, cache_name(a), flushed_in(infos, cache_name(a)))) {
-                std::vector<std::string> levels;
-                for (const auto& l : v.levels) levels.push_back(jstr(l));
                 cached.push_back(JObj()
                                      .add("sequence", jnum(v.sequence))
                                      .add("parts", jnum(v.parts))
                                      .add("found", jnum(v.copies.size()))
-                                     .add("levels", jarr(levels))
+                                     .add("levels", jstrs(v.levels))
                                      .str());
             }
             doc.add("cache", JObj().add("directory", jstr(*cache)).add("versions", jarr(cached)).str());
@@ -739,11 +737,7 @@ int cmd_info(const Args& a) {
         o.add("schema_version", f.schema_version ? jnum(*f.schema_version) : jnull);
         o.add("version_id", id.empty() ? jnull : jstr(id));
         o.add("part", f.part >= 0 ? jnum(f.part) : jnull).add("parts", f.part >= 0 ? jnum(f.parts) : jnull);
-        if (levels) {
-            std::vector<std::string> words;
-            for (const auto& l : *levels) words.push_back(jstr(l));
-            o.add("levels", jarr(words));
-        }
+        if (levels) o.add("levels", jstrs(*levels));
         o.add("entries", jarr(entries));
         std::cout << o.str() << "\n";
     } else {

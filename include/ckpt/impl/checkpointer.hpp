@@ -236,7 +236,7 @@ struct Checkpointer::Impl {
                       std::optional<ErrorInfo>* own_part_failure = nullptr);
     void restore_cached(std::uint64_t seq, const detail::CacheInventory& inventory);
     int fetch_cached_parts(std::uint64_t seq, const detail::CacheInventory& inventory, const std::vector<int>& wanted,
-                           const std::vector<int>& avoid, std::vector<int>& source);
+                           const std::vector<int>& avoid, std::vector<int>* source = nullptr);
     std::string write_cached(const std::vector<detail::SaveNode>& nodes, const detail::FileMeta& meta, unsigned depth);
     void taken(const std::string& path, std::uint64_t seq, bool shared);
     void quarantine(const std::string& path) const;
@@ -469,22 +469,22 @@ inline std::vector<detail::Candidate> Checkpointer::Impl::restore_candidates(
 /// Collective. Gives each rank r with wanted[r] its part of version `seq` from the lowest node
 /// that holds it other than avoid[r] (-1: none to avoid), sent by that node's lowest rank, and
 /// commits it into its own node's cache (over a file of that name). The same plan on every
-/// rank, from the same inventory. source[r] becomes the node it came from (-1: not fetched);
+/// rank, from the same inventory. (*source)[r] becomes the node it came from (-1: not fetched);
 /// returns how many were fetched. A wanted part no other node holds is left as it is.
 inline int Checkpointer::Impl::fetch_cached_parts(std::uint64_t seq, const detail::CacheInventory& inventory,
                                                    const std::vector<int>& wanted, const std::vector<int>& avoid,
-                                                   std::vector<int>& source) {
+                                                   std::vector<int>* source) {
     const int rank = comm_.rank();
     auto part_path = [&](int r) { return detail::join_path(node_dir_, detail::cached_part_name(options_.name, seq, r)); };
     std::vector<int> to;
     int from = -1, fetched = 0;
-    source.assign(static_cast<std::size_t>(comm_.size()), -1);
+    if (source) source->assign(static_cast<std::size_t>(comm_.size()), -1);
     for (int r = 0; r < comm_.size(); ++r) {
         if (!wanted[static_cast<std::size_t>(r)]) continue;
         for (int node : inventory.holders(seq, r)) {
             if (node == avoid[static_cast<std::size_t>(r)]) continue;
             ++fetched;
-            source[static_cast<std::size_t>(r)] = node;
+            if (source) (*source)[static_cast<std::size_t>(r)] = node;
             const int sender = topology_.reporters[static_cast<std::size_t>(node)];
             if (r == rank) from = sender;
             if (sender == rank) to.push_back(r);
@@ -522,7 +522,7 @@ inline void Checkpointer::Impl::restore_cached(std::uint64_t seq, const detail::
         const std::vector<int> holders = inventory.holders(seq, static_cast<int>(r));
         missing[r] = !holders.empty() && std::find(holders.begin(), holders.end(), homes[r]) == holders.end();
     }
-    const int fetched = fetch_cached_parts(seq, inventory, missing, homes, came_from);
+    const int fetched = fetch_cached_parts(seq, inventory, missing, homes, &came_from);
     const std::string mine = detail::join_path(node_dir_, detail::cached_part_name(options_.name, seq, rank));
     int repaired = 0;
     std::optional<ErrorInfo> unreadable;
@@ -532,8 +532,7 @@ inline void Checkpointer::Impl::restore_cached(std::uint64_t seq, const detail::
         // Which parts failed here (not a disagreement between good parts, which a copy cannot fix),
         // and does another node hold a copy of each? A fetched part that failed has no other copy.
         const std::vector<std::uint64_t> flags = comm_.allgather({unreadable ? 1u : 0u});
-        std::vector<int> bad(ranks, 0), avoid = homes;
-        bool repairable = false;
+        std::vector<int> bad(ranks, 0);
         for (std::size_t r = 0; r < ranks; ++r) {
             if (!flags[r]) continue;
             bad[r] = 1;
@@ -541,15 +540,13 @@ inline void Checkpointer::Impl::restore_cached(std::uint64_t seq, const detail::
             const bool other = came_from[r] < 0 && std::any_of(holders.begin(), holders.end(),
                                                                 [&](int node) { return node != homes[r]; });
             if (!other) throw;  // the version cannot be made whole: the caller falls back
-            repairable = true;
         }
-        if (!repairable) throw;
+        if (std::find(bad.begin(), bad.end(), 1) == bad.end()) throw;  // no part of its own failed
         if (unreadable)  // one write: a line in pieces can interleave with the application's output
             std::cerr << ("ckpt: warning: rank " + std::to_string(rank) + ": its cached part " + mine + " fails (" +
                           unreadable->sentence + (unreadable->object.empty() ? "" : ", object " + unreadable->object) +
                           "): taking its copy from another node\n");
-        std::vector<int> repaired_from;
-        repaired = fetch_cached_parts(seq, inventory, bad, avoid, repaired_from);
+        repaired = fetch_cached_parts(seq, inventory, bad, homes);
         restore_from(mine, *self_, seq);
     }
     if (comm_.rank() == 0) {
