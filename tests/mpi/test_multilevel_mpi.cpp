@@ -243,18 +243,22 @@ TEST_CASE("a corrupt cached part fails its checksum: the restore replaces it by 
     TempDir t(MPI_COMM_WORLD);
     const Dirs d(t);
     write_versions(d, 3);
-    const bool both = GENERATE(false, true);  // also the partner copy corrupt
+    // One copy corrupt; both; or node 0's own part gone and the copy fetched for it corrupt.
+    enum Case { own, both, fetched } const what = GENERATE(own, both, fetched);
     MPI_Barrier(MPI_COMM_WORLD);
     if (world_rank() == 0) {
-        flip_value(d.part(0, 3, 0), State::of(3).mine[500]);
-        if (both && nodes() == 2) flip_value(d.part(1, 3, 0), State::of(3).mine[500]);
+        if (what == fetched && nodes() == 2)
+            fs::remove(d.part(0, 3, 0));
+        else
+            flip_value(d.part(0, 3, 0), State::of(3).mine[500]);
+        if (what != own && nodes() == 2) flip_value(d.part(1, 3, 0), State::of(3).mine[500]);
     }
     MPI_Barrier(MPI_COMM_WORLD);
     std::uint64_t seq = 0;
     std::string path;
     CerrCapture err;
     const State back = restore_latest(d, seq, path);
-    if (nodes() == 2 && !both) {
+    if (nodes() == 2 && what == own) {
         CHECK(seq == 3);
         CHECK(back == State::of(3));
         if (world_rank() == 0) {
@@ -264,7 +268,8 @@ TEST_CASE("a corrupt cached part fails its checksum: the restore replaces it by 
             CHECK(slurp(d.part(0, 3, 0)) == slurp(d.part(1, 3, 0)));  // the good copy is back in node 0's cache
         }
     } else {
-        // No good copy (one node has no partner): the version is skipped, as any corrupt one.
+        // No good copy (one node has no partner; a fetched part has no other): the version is
+        // skipped, as any corrupt one.
         CHECK(seq == 2);
         CHECK(back == State::of(2));
         if (world_rank() == 0) CHECK_THAT(err.text(), Contains("skipping " + d.cache + " (version 3 in the node caches)"));

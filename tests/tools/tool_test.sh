@@ -350,6 +350,8 @@ cache)  # list --cache and prune --cache on the node caches of heat at 2 ranks o
     json "path=$part" 'sequence=4' 'part=0' 'levels#=2' 'levels[1]=partnered'
     expect 0 "$ckpt" verify "$part"  # its block entry holds rank 0's box only: no gap reported
     has out "ok    $part"
+    expect 66 "$ckpt" info d --cache "$work/nowhere"
+    has err "opening the node cache"
     expect 64 "$ckpt" info "$part" --cache "$work/cache"
     has err "--cache applies to a directory"
     # prune --cache keeps every part of the newest 2 versions in each directory.
