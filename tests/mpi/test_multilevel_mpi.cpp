@@ -243,26 +243,31 @@ TEST_CASE("a corrupt cached part fails its checksum: the restore replaces it by 
     TempDir t(MPI_COMM_WORLD);
     const Dirs d(t);
     write_versions(d, 3);
-    // One copy corrupt; both; or node 0's own part gone and the copy fetched for it corrupt.
-    enum Case { own, both, fetched } const what = GENERATE(own, both, fetched);
+    // One copy corrupt, or cut short (not an HDF5 file any more); both corrupt; or node 0's own
+    // part gone and the copy fetched for it corrupt.
+    enum Case { own, truncated, both, fetched } const what = GENERATE(own, truncated, both, fetched);
     MPI_Barrier(MPI_COMM_WORLD);
     if (world_rank() == 0) {
         if (what == fetched && nodes() == 2)
             fs::remove(d.part(0, 3, 0));
+        else if (what == truncated)
+            fs::resize_file(d.part(0, 3, 0), 100);
         else
             flip_value(d.part(0, 3, 0), State::of(3).mine[500]);
-        if (what != own && nodes() == 2) flip_value(d.part(1, 3, 0), State::of(3).mine[500]);
+        if ((what == both || what == fetched) && nodes() == 2) flip_value(d.part(1, 3, 0), State::of(3).mine[500]);
     }
     MPI_Barrier(MPI_COMM_WORLD);
     std::uint64_t seq = 0;
     std::string path;
     CerrCapture err;
     const State back = restore_latest(d, seq, path);
-    if (nodes() == 2 && what == own) {
+    if (nodes() == 2 && (what == own || what == truncated)) {
         CHECK(seq == 3);
         CHECK(back == State::of(3));
         if (world_rank() == 0) {
-            CHECK_THAT(err.text(), Contains("rank 0: its cached part " + d.part(0, 3, 0) + " fails (checksum mismatch") && Contains("taking its copy from another node"));
+            CHECK_THAT(err.text(), Contains("rank 0: its cached part " + d.part(0, 3, 0) + " fails (" +
+                                            (what == own ? "checksum mismatch" : "cannot open checkpoint")) &&
+                                       Contains("taking its copy from another node"));
             CHECK_THAT(err.text(), Contains("restored version 3 from the node caches (1 corrupt part replaced by partner "
                                             "copies)"));
             CHECK(slurp(d.part(0, 3, 0)) == slurp(d.part(1, 3, 0)));  // the good copy is back in node 0's cache

@@ -532,10 +532,9 @@ inline void Checkpointer::Impl::restore_cached(std::uint64_t seq, const detail::
         // Which parts failed here (not a disagreement between good parts, which a copy cannot fix),
         // and does another node hold a copy of each? A fetched part that failed has no other copy.
         const std::vector<std::uint64_t> flags = comm_.allgather({unreadable ? 1u : 0u});
-        std::vector<int> bad(ranks, 0);
+        const std::vector<int> bad(flags.begin(), flags.end());
         for (std::size_t r = 0; r < ranks; ++r) {
-            if (!flags[r]) continue;
-            bad[r] = 1;
+            if (!bad[r]) continue;
             const std::vector<int> holders = inventory.holders(seq, static_cast<int>(r));
             const bool other = came_from[r] < 0 && std::any_of(holders.begin(), holders.end(),
                                                                 [&](int node) { return node != homes[r]; });
