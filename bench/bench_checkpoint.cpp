@@ -211,7 +211,7 @@ void breakdown_write(Table& t, const ckpt::Options& o, std::vector<double>& u) {
         offsets = comm.exscan_sum(counts);
         totals = counts;
         comm.allreduce(totals.data(), static_cast<int>(totals.size()), MPI_SUM);
-        for (std::size_t i = 0; i < nodes.size(); ++i) made[i] = create_node(*file, comm, nodes[i], totals[i]);
+        for (std::size_t i = 0; i < nodes.size(); ++i) made[i] = create_node(*file, comm, nodes[i], totals[i], false);
     }));
     t["W6 release reserve, agree, H5Fflush (metadata)"].t.push_back(timed([&] {
         mpi::Outcome local;
@@ -221,7 +221,7 @@ void breakdown_write(Table& t, const ckpt::Options& o, std::vector<double>& u) {
     }));
     t["W7 independent H5Dwrite (the data)"].t.push_back(timed([&] {
         mpi::Outcome local;
-        write_data(*file, comm, nodes, made, counts, offsets, totals, local);
+        write_data(*file, comm, nodes, made, counts, offsets, totals, std::vector<bool>(nodes.size(), false), local);
         mpi::agree(comm, local);
     }));
     t["W8 H5Fflush (MPI_File_sync = fsync of data)"].t.push_back(timed([&] { file->flush(); }));

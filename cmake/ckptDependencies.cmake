@@ -36,4 +36,19 @@ if(NOT TARGET HDF5::HDF5)
   target_compile_definitions(HDF5::HDF5 INTERFACE ${HDF5_C_DEFINITIONS})
 endif()
 
+# LZ4, optional: compression=lz4 (docs/compression.md). Where liblz4 is found, ckpt::lz4 exists
+# and ckpt's targets define CKPT_HAVE_LZ4 and link it; without it, lz4 is refused at run time
+# with a message that says how to get it. -DCKPT_WITH_LZ4=OFF leaves it out on purpose.
+if(NOT DEFINED CKPT_WITH_LZ4 OR CKPT_WITH_LZ4)
+  find_path(CKPT_LZ4_INCLUDE_DIR lz4.h)
+  find_library(CKPT_LZ4_LIBRARY lz4)
+  if(CKPT_LZ4_INCLUDE_DIR AND CKPT_LZ4_LIBRARY AND NOT TARGET ckpt::lz4)
+    add_library(ckpt::lz4 INTERFACE IMPORTED)
+    set_target_properties(ckpt::lz4 PROPERTIES
+      INTERFACE_INCLUDE_DIRECTORIES "${CKPT_LZ4_INCLUDE_DIR}"
+      INTERFACE_LINK_LIBRARIES "${CKPT_LZ4_LIBRARY}"
+      INTERFACE_COMPILE_DEFINITIONS "CKPT_HAVE_LZ4=1")
+  endif()
+endif()
+
 cmake_policy(POP)

@@ -4,9 +4,11 @@
 set -eu
 
 # python3-h5py (it brings numpy): tests/redistribution/h5py_global.py reads a checkpoint without ckpt.
+# liblz4-dev: compression=lz4 (docs/compression.md; optional for ckpt, needed by its tests);
+# hdf5-filter-plugin: the LZ4 filter for h5py and h5dump, which the compressed h5py tests use.
 packages="g++ make cmake mpich libmpich-dev libhdf5-mpich-dev hdf5-tools
-libboost-serialization-dev catch2
-python3-h5py"
+libboost-serialization-dev catch2 liblz4-dev
+python3-h5py hdf5-filter-plugin"
 
 missing=""
 for p in $packages; do

@@ -9,10 +9,12 @@
 ///
 /// An entry without a declaration is per-rank: restored only by as many ranks as wrote it. The
 /// other three restore on any number of ranks. Any declaration can also be `.optional()`: a
-/// checkpoint without the entry leaves it as it is.
+/// checkpoint without the entry leaves it as it is; and `.compress(...)`: how its data is stored
+/// (ckpt/compression.hpp).
 ///
 /// Light on purpose (every application includes it): no <functional>, no <memory>.
 
+#include "ckpt/compression.hpp"
 #include "ckpt/config.hpp"
 
 #include <cstdint>
@@ -154,6 +156,16 @@ public:
     }
     Distribution&& when_ranks_differ(OnDisagreement what) && { return std::move(when_ranks_differ(what)); }
 
+    /// How this entry's data is stored, over the job's default (Options::compression), which
+    /// covers only leaves of at least 64 KiB; this covers every leaf of the entry, even
+    /// Compression::off() to keep one entry uncompressed.
+    Distribution& compress(Compression how) & {
+        compression_ = how;
+        compression_declared_ = true;
+        return *this;
+    }
+    Distribution&& compress(Compression how) && { return std::move(compress(how)); }
+
     // Read by the library.
     const Extents& global() const noexcept { return global_; }
     const Extents& offset() const noexcept { return offset_; }
@@ -161,6 +173,8 @@ public:
     const Extents& interior() const noexcept { return interior_; }
     bool is_optional() const noexcept { return optional_; }
     OnDisagreement disagreement() const noexcept { return disagreement_; }
+    bool declares_compression() const noexcept { return compression_declared_; }
+    const Compression& compression() const noexcept { return compression_; }
     bool has_split() const noexcept { return static_cast<bool>(split_); }
     std::uint64_t call_split(std::uint64_t total, int rank, int size) const {
         return split_call_(split_.get(), total, rank, size);
@@ -179,6 +193,8 @@ private:
     Extents global_, offset_, count_, interior_;
     bool optional_ = false;
     OnDisagreement disagreement_ = OnDisagreement::Fail;
+    Compression compression_;
+    bool compression_declared_ = false;
     detail::ErasedCallable split_;
     std::uint64_t (*split_call_)(void*, std::uint64_t, int, int) = nullptr;
     detail::ErasedCallable redistribute_;

@@ -2,6 +2,7 @@
 /// ckpt::Options: every knob of the batch-system contract (docs/batch-contract.md sections 2-4),
 /// resolved from the command line, CKPT_* environment variables and values set in code.
 
+#include "ckpt/compression.hpp"
 #include "ckpt/config.hpp"
 
 #include <chrono>
@@ -78,10 +79,13 @@ struct Options {
     /// For tests on one machine: the ranks form this many nodes of consecutive ranks, each with
     /// the cache <cache>/node<k>; 0 = the real nodes (ranks that share memory). CKPT_SIMULATED_NODES.
     unsigned simulated_nodes = 0;
+    /// How the data of every leaf of at least 64 KiB is stored, unless its entry declares its own
+    /// (Distribution::compress); docs/compression.md. `compression=`, CKPT_COMPRESSION.
+    Compression compression;
 
     /// Where each non-default value came from, keyed by field name (mode, interval, every, depth,
     /// dir, name, restart, checkpoint_signal, term_signals, exit_code, halt, verbose,
-    /// strict_restore, async, async_busy, cache, flush, partner, simulated_nodes), e.g.
+    /// strict_restore, async, async_busy, cache, flush, partner, simulated_nodes, compression), e.g.
     /// "600s (from CKPT_INTERVAL=10, unit min)". Filled by resolve_options(); a caller may preset
     /// entries for values it sets (a batch hook's request), which are kept unless overridden.
     std::map<std::string, std::string> origin;

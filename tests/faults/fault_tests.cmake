@@ -44,6 +44,15 @@ if(CKPT_BUILD_TOOLS)  # both drivers check files with `ckpt verify`
     # An EIO in a restore's open: not a corrupt file (no quarantine), and no stranded rank.
     ckpt_fault_test(restore_survives_injected_io_faults faults 300 ${np} restore_faults.sh)
   endforeach()
+  # Compressed (docs/compression.md): the filtered leaves are written by collective calls, whose
+  # room is held back until they run; every injected fault must still leave every committed
+  # version intact and no rank stranded, and every flipped bit of a compressed file be caught.
+  ckpt_fault_test(compressed_checkpoint_survives_injected_io_faults faults 900 2 fault_matrix.sh quick)
+  set_property(TEST faults.compressed_checkpoint_survives_injected_io_faults.np2 APPEND PROPERTY ENVIRONMENT
+               "CKPT_FAULT_KNOWN=${CKPT_FAULT_KNOWN_CLASSES}" "CKPT_COMPRESSION=lz4")
+  ckpt_fault_test(compressed_flipped_bits_are_detected_or_harmless faults 900 1 bitflip.sh quick)
+  set_property(TEST faults.compressed_flipped_bits_are_detected_or_harmless.np1 APPEND PROPERTY ENVIRONMENT
+               "CKPT_COMPRESSION=deflate:1")
   # One point that hung before the watchdog: an EIO from the lseek of H5FD_open's file size on
   # rank 0 sends rank 0 into MPI_File_close's barrier and rank 1 into H5FD_open's broadcast, and
   # no rank returns to ckpt. Both must be ended by the watchdog, with 74 and their one line.

@@ -151,8 +151,33 @@ def main():
         for name in ("u", "w", "particles", "ids"):
             check_position_sums(f, name)
 
-    print("h5py_global: ok: %s (%d ranks): /state/u (37, 23), /state/w (11, 9, 7), %d particles, step 4242"
-          % (path, ranks, total))
+        # With NM_STATE_COMPRESSION: every entry was read through its filters (above), and its
+        # pipeline is the one docs/compression.md names.
+        compression = os.environ.get("NM_STATE_COMPRESSION", "")
+        if compression:
+            for name in ("u", "w", "particles", "ids", "step", "table"):
+                check_pipeline(f["/state/" + name], compression)
+
+    print("h5py_global: ok: %s (%d ranks): /state/u (37, 23), /state/w (11, 9, 7), %d particles, step 4242%s"
+          % (path, ranks, total, ", compressed " + compression if compression else ""))
+
+
+def check_pipeline(dset, compression):
+    """The dataset's filters: shuffle (for elements of more than a byte), then deflate at the
+    level given or LZ4 (HDF5 filter 32004)."""
+    plist = dset.id.get_create_plist()
+    filters = [plist.get_filter(k) for k in range(plist.get_nfilters())]
+    ids = [f[0] for f in filters]
+    want = [h5py.h5z.FILTER_SHUFFLE] if dset.dtype.itemsize > 1 else []
+    if compression == "lz4":
+        want.append(32004)
+    else:
+        want.append(h5py.h5z.FILTER_DEFLATE)
+        level = int(filters[-1][2][0]) if filters and filters[-1][2] else -1
+        if level != int(compression.split(":")[1]):
+            fail("%s: deflate level %d, expected %s" % (dset.name, level, compression))
+    if ids != want:
+        fail("%s: filters %s, expected %s" % (dset.name, ids, want))
 
 
 if __name__ == "__main__":

@@ -3,7 +3,9 @@
 // counts, 2-D and 3-D blocks with ghost layers over uneven decompositions, a per-rank entry with
 // a redistribute() hook); `nm_state read DIR` restores it at M ranks and checks every element
 // of the global state, bit for bit, against what was written (each value is a function of its
-// global index). Prints "nm_state: ok" on rank 0 when every rank passed.
+// global index). Prints "nm_state: ok" on rank 0 when every rank passed. With
+// NM_STATE_COMPRESSION=lz4 or deflate:N, every entry is declared with that compression (a
+// restore needs none: what is compressed is read back through the file's own filters).
 #include <ckpt.hpp>
 #include <ckpt/boost.hpp>
 
@@ -15,6 +17,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -111,24 +114,34 @@ std::uint64_t id_split(std::uint64_t total, int r, int p) {  // everything to th
     return r == 0 ? first : r == p - 1 ? total - first : 0;
 }
 
+/// Every entry's declaration, with NM_STATE_COMPRESSION's compression when it is set.
+ckpt::Distribution declared(ckpt::Distribution d) {
+    const char* c = std::getenv("NM_STATE_COMPRESSION");
+    if (c == nullptr || *c == '\0') return d;
+    if (std::strcmp(c, "lz4") == 0) return std::move(d).compress(ckpt::Compression::lz4());
+    if (std::strncmp(c, "deflate:", 8) == 0) return std::move(d).compress(ckpt::Compression::deflate(std::atoi(c + 8)));
+    std::fprintf(stderr, "nm_state: bad NM_STATE_COMPRESSION=%s\n", c);
+    std::exit(2);
+}
+
 void protect(ckpt::Checkpointer& cp, State& s) {
     const std::vector<std::uint64_t> m2 = {s.b2_count[0] + 2 * ghost2, s.b2_count[1] + 2 * ghost2};
     const std::vector<std::uint64_t> m3 = {s.b3_count[0] + 2 * ghost3, s.b3_count[1] + 2 * ghost3, s.b3_count[2] + 2 * ghost3};
     cp.schema_version(7);
-    cp.protect("step", s.step, ckpt::replicated())
-        .protect("time", s.time, ckpt::replicated())
-        .protect("params", s.params, ckpt::replicated())
-        .protect("table", s.table, ckpt::replicated())
-        .protect("particles", s.particles, ckpt::concatenated())
-        .protect("ids", s.ids, ckpt::concatenated().split(id_split))
+    cp.protect("step", s.step, declared(ckpt::replicated()))
+        .protect("time", s.time, declared(ckpt::replicated()))
+        .protect("params", s.params, declared(ckpt::replicated()))
+        .protect("table", s.table, declared(ckpt::replicated()))
+        .protect("particles", s.particles, declared(ckpt::concatenated()))
+        .protect("ids", s.ids, declared(ckpt::concatenated().split(id_split)))
         .protect("u", ckpt::ArrayView<double>(s.u.data(), {m2[0], m2[1]}),
-                 ckpt::block({G2[0], G2[1]}, {s.b2_origin[0], s.b2_origin[1]}, {s.b2_count[0], s.b2_count[1]})
-                     .ghosts({ghost2, ghost2}))
+                 declared(ckpt::block({G2[0], G2[1]}, {s.b2_origin[0], s.b2_origin[1]}, {s.b2_count[0], s.b2_count[1]})
+                              .ghosts({ghost2, ghost2})))
         .protect("w", ckpt::ArrayView<std::int32_t>(s.w.data(), {m3[0], m3[1], m3[2]}),
-                 ckpt::block({G3[0], G3[1], G3[2]}, {s.b3_origin[0], s.b3_origin[1], s.b3_origin[2]},
-                             {s.b3_count[0], s.b3_count[1], s.b3_count[2]})
-                     .ghosts({ghost3, ghost3, ghost3}))
-        .protect("tally", s.tally, ckpt::per_rank().redistribute([&s](ckpt::StoredParts& parts) {
+                 declared(ckpt::block({G3[0], G3[1], G3[2]}, {s.b3_origin[0], s.b3_origin[1], s.b3_origin[2]},
+                                      {s.b3_count[0], s.b3_count[1], s.b3_count[2]})
+                              .ghosts({ghost3, ghost3, ghost3})))
+        .protect("tally", s.tally, declared(ckpt::per_rank()).redistribute([&s](ckpt::StoredParts& parts) {
             // Rank j takes over the stored ranks k with k % size == j, in order.
             s.tally.clear();
             for (int k = rank; k < parts.ranks(); k += size) {

@@ -690,10 +690,46 @@ TEST_CASE("describe prints one line per knob with value, unit and origin", "[uni
           "ckpt: cache=(none) (default)\n"
           "ckpt: flush=1 (default)\n"
           "ckpt: partner=true (default)\n"
-          "ckpt: simulated_nodes=0 (default)\n");
+          "ckpt: simulated_nodes=0 (default)\n"
+          "ckpt: compression=off (default)\n");
     SECTION("unresolved options print values without origins") {
         Options raw;
         raw.depth = 9;
         CHECK_THAT(ckpt::describe(raw), Contains("ckpt: depth=9\n") && Contains("ckpt: dir=./ckpt (default)\n"));
     }
+}
+
+TEST_CASE("compression: CKPT_COMPRESSION and the compression= item, any case; argv over the environment", "[options][compression]") {
+    CHECK(resolve({}).compression == ckpt::Compression::off());
+    CHECK(resolve({{"CKPT_COMPRESSION", "lz4"}}).compression == ckpt::Compression::lz4());
+    CHECK(resolve({{"CKPT_COMPRESSION", "DEFLATE"}}).compression == ckpt::Compression::deflate(1));
+    CHECK(resolve({{"CKPT_COMPRESSION", " deflate:7 "}}).compression == ckpt::Compression::deflate(7));
+    CHECK(resolve({{"CKPT_MODE", "compression=lz4"}}).compression == ckpt::Compression::lz4());
+    const Options o = resolve({{"CKPT_COMPRESSION", "lz4"}}, {"--checkpoint", "enabled,compression=off"});
+    CHECK(o.compression == ckpt::Compression::off());
+    CHECK(o.origin.at("compression") == "off (from --checkpoint compression=off)");
+    CHECK(resolve({{"CKPT_COMPRESSION", "deflate:3"}}).origin.at("compression") ==
+          "deflate:3 (from CKPT_COMPRESSION=deflate:3)");
+    CHECK_THAT(ckpt::describe(resolve({})), Contains("ckpt: compression=off (default)"));
+}
+
+TEST_CASE("compression: a bad value or level, or compression with async, is refused naming the option", "[options][compression]") {
+    for (const char* bad : {"zstd", "deflate:0", "deflate:10", "deflate:", "lz4:1", "gzip"}) {
+        INFO(bad);
+        try {
+            resolve({{"CKPT_COMPRESSION", bad}});
+            FAIL("accepted");
+        } catch (const ConfigError& e) {
+            CHECK_THAT(e.what(), Contains("CKPT_COMPRESSION") && Contains("off, deflate, deflate:LEVEL (1 to 9) or lz4"));
+        }
+    }
+    try {
+        resolve({{"CKPT_COMPRESSION", "lz4"}, {"CKPT_ASYNC", "1"}});
+        FAIL("accepted compression with async");
+    } catch (const ConfigError& e) {
+        CHECK_THAT(e.what(), Contains("compression") && Contains("async=1"));
+    }
+    Options in_code;
+    in_code.compression = ckpt::Compression::deflate(11);
+    CHECK_THROWS_WITH(resolve({}, {}, &in_code), Contains("Options::compression") && Contains("1 to 9"));
 }

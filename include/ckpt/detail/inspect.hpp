@@ -116,6 +116,9 @@ struct EntryInfo {
     /// Byte offset of the contiguous data in the file, if it has storage: with `parts[r].offset`
     /// it locates any rank's bytes for dd or a debugger.
     std::optional<std::uint64_t> file_offset;
+    /// How the data is stored (h5::filters_text): "" as it is, else "lz4", "deflate:1", ...
+    std::string compression;
+    std::uint64_t stored_bytes = 0;  ///< bytes the data takes in the file (compressed: fewer)
     std::string problem;  ///< why this entry is inconsistent; empty if it is fine
 };
 
@@ -237,6 +240,12 @@ inline void read_leaf(const h5::File& file, const std::string& path, std::int64_
             return;
         }
         entry.file_offset = data_offset(file, path);
+        {
+            h5::Silence quiet;
+            h5::Handle dset = file.open_dataset(path);
+            entry.compression = h5::filters_text(dset, file.path(), path);
+            entry.stored_bytes = H5Dget_storage_size(dset);
+        }
         if (!file.exists(layout)) {
             entry.problem = "no layout table " + layout;
             return;

@@ -3,6 +3,7 @@
 /// leaf: a typed block (direct) or a byte blob (Boost). The reading side is load_source.hpp.
 /// Only the library's own code includes this header (Writer only names SaveNode).
 
+#include "ckpt/compression.hpp"
 #include "ckpt/detail/element.hpp"
 #include "ckpt/detail/layout_table.hpp"
 #include "ckpt/detail/load_source.hpp"
@@ -31,6 +32,10 @@ struct SaveNode {
     Box box;                              ///< block: this rank's box in the global array
     std::vector<std::uint64_t> interior;  ///< block: where the box starts in the memory view
     bool warn_if_ranks_differ = false;    ///< replicated: warn instead of failing
+    /// How the leaf is stored: its entry's declaration, else (write_version) the job's default,
+    /// which covers only leaves of compress_min_bytes or more (docs/compression.md).
+    Compression compression;
+    bool compression_declared = false;
     bool is_group() const { return codec == "custom"; }
 };
 

@@ -3,6 +3,7 @@
 /// integers, durations, signal names, the `--checkpoint` item syntax and `%j` expansion. Every
 /// failure throws ckpt::ConfigError naming the option or variable and the bad value.
 
+#include "ckpt/compression.hpp"
 #include "ckpt/error.hpp"
 
 #include <chrono>
@@ -266,20 +267,32 @@ inline bool parse_bool(const std::string& text, const std::string& option, const
     reject(option, shown, "one of 0, 1, true, false, yes, no");
 }
 
+/// A compression= / CKPT_COMPRESSION value: off, deflate (level 1), deflate:LEVEL (1-9) or lz4,
+/// any case.
+inline Compression parse_compression(const std::string& text, const std::string& option, const std::string& shown) {
+    const std::string t = upper(trim(text));
+    const char* expected = "off, deflate, deflate:LEVEL (1 to 9) or lz4";
+    if (t == "OFF" || t == "NONE") return Compression::off();
+    if (t == "LZ4") return Compression::lz4();
+    if (t == "DEFLATE") return Compression::deflate(1);
+    if (t.rfind("DEFLATE:", 0) == 0 && t.size() == 9 && t[8] >= '1' && t[8] <= '9') return Compression::deflate(t[8] - '0');
+    reject(option, shown, expected);
+}
+
 /// One item of the `--checkpoint` grammar: the modes it names and the key=value it sets, if any.
 struct CheckpointItem {
     std::string text;         ///< the item as written, blanks trimmed (quoted in errors and origins)
     bool sets_mode = false;   ///< it names modes, so the mode set of its text replaces the old one
     bool none = false, enabled = false, shutdown = false, periodic = false;
     std::string key;          ///< "interval", "every", "depth", "dir", "halt", "async", "async_busy", "cache",
-                              ///< "flush", "partner", or empty
+                              ///< "flush", "partner", "compression", or empty
     std::string value;        ///< the text after '='
 };
 
 /// What an unknown item is told to look like.
 inline const char* checkpoint_items_expected() {
     return "items none, enabled, shutdown, periodic, interval=, every=, depth=, dir=, halt=, async[=], async_busy=, cache=, "
-           "flush=, partner= or the letters n, s, u, c, c=, w, w=, separated by commas";
+           "flush=, partner=, compression= or the letters n, s, u, c, c=, w, w=, separated by commas";
 }
 
 /// Split and classify `checkpoint := item {"," item}` (docs/batch-contract.md section 3); values are parsed later.
@@ -300,7 +313,7 @@ inline std::vector<CheckpointItem> parse_checkpoint_items(const std::string& tex
             item.sets_mode = item.enabled = item.periodic = word == "c" || word == "w";
             if (item.key != "interval" && item.key != "every" && item.key != "depth" && item.key != "dir" &&
                 item.key != "halt" && item.key != "async" && item.key != "async_busy" && item.key != "cache" &&
-                item.key != "flush" && item.key != "partner")
+                item.key != "flush" && item.key != "partner" && item.key != "compression")
                 reject(option, t, checkpoint_items_expected());
         } else if (t == "async") {  // not a mode word: it keeps the mode set, as keys do
             item.key = "async";

@@ -1,11 +1,13 @@
 #pragma once
-/// Disk space held back for a checkpoint's HDF5 metadata.
+/// Disk space held back for a checkpoint's HDF5 metadata, and for its compressed data.
 ///
 /// HDF5 1.10 writes a file's metadata in a collective flush whose errors are not agreed across
 /// ranks: when that flush meets a full disk on one rank, the others wait inside it forever. So
 /// the space the metadata needs is taken first, in a side file, before the HDF5 file exists; it is
 /// given back just before the metadata flush, which then finds the room it needs. A disk too full
-/// for the reserve fails cleanly, before any collective HDF5 call.
+/// for the reserve fails cleanly, before any collective HDF5 call. Compressed data is written in
+/// collective calls too (detail/store.hpp, write_filtered()): its room, at most its raw size and
+/// a little, stays held past the metadata flush and is given back just before those calls.
 
 #include "ckpt/detail/version_dir.hpp"
 #include "ckpt/error.hpp"
@@ -29,9 +31,9 @@ public:
     SpaceReserve& operator=(const SpaceReserve&) = delete;
     ~SpaceReserve() { release(); }
 
-    /// Allocates `bytes` of disk in a new file at `path`, which must not exist (never a planted
-    /// file or link). Throws IoError naming the file, with nothing left behind.
-    void hold(const std::string& path, std::uint64_t bytes) {
+    /// Allocates `bytes` of disk for `what` in a new file at `path`, which must not exist (never
+    /// a planted file or link). Throws IoError naming the file, with nothing left behind.
+    void hold(const std::string& path, std::uint64_t bytes, const std::string& what = "the checkpoint's metadata") {
         release();
         const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
         if (fd < 0) raise(posix_error("creating the metadata reserve", path, errno, refusal_hint(errno)));
@@ -40,9 +42,16 @@ public:
         ::close(fd);
         if (err != 0) {
             release();
-            raise(posix_error("reserving " + std::to_string(bytes) + " bytes for the checkpoint's metadata", path,
+            raise(posix_error("reserving " + std::to_string(bytes) + " bytes for " + what, path,
                               err, "free space in the checkpoint directory, or lower the depth"));
         }
+    }
+
+    /// Gives all but `bytes` of the space back (they stay held). Throws IoError naming the file.
+    void shrink_to(std::uint64_t bytes) {
+        if (path_.empty()) return;
+        if (::truncate(path_.c_str(), static_cast<off_t>(bytes)) != 0)
+            raise(posix_error("giving back part of the checkpoint's space reserve", path_, errno, ""));
     }
 
     /// Gives the space back (unlinks the file). Idempotent.

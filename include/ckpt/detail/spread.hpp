@@ -37,6 +37,9 @@ inline void check_declaration(const std::string& name, const Distribution& how) 
     if (how.has_redistribute() && how.kind() != Distribution::Kind::PerRank)
         raise(declaration_error(name, "declares redistribute() but is not per-rank",
                                 "the other distributions restore on any rank count by themselves"));
+    if (!how.compression().valid())
+        raise(declaration_error(name, "declares compression " + how.compression().text(),
+                                "give a deflate level from 1 to 9"));
     if (!block) return;
     const std::size_t nd = how.global().size();
     if (nd == 0) raise(declaration_error(name, "is a block of a global array with no dimensions", "give the global shape"));
@@ -59,6 +62,8 @@ inline void check_declaration(const std::string& name, const Distribution& how) 
 inline void apply_distribution(std::vector<SaveNode>& nodes, std::size_t first, const std::string& name,
                                const Distribution& how) {
     const Spread spread = spread_of(how.kind());
+    for (std::size_t i = first; i < nodes.size(); ++i)
+        if (how.declares_compression()) nodes[i].compression = how.compression(), nodes[i].compression_declared = true;
     if (spread == Spread::PerRank) return;
     if (spread == Spread::Replicated) {
         for (std::size_t i = first; i < nodes.size(); ++i) {

@@ -57,7 +57,8 @@ inline std::uint64_t structure_digest(const std::vector<SaveNode>& nodes) {
     Xxh64 h;
     for (const auto& n : nodes) {
         std::string d = n.path + '\0' + n.codec + '\0' + std::to_string(static_cast<int>(n.element)) + '\0' +
-                        std::to_string(n.extents.size()) + '\0' + spread_name(n.spread) + '\n';
+                        std::to_string(n.extents.size()) + '\0' + spread_name(n.spread) + '\0' + n.compression.text() +
+                        (n.compression_declared ? "!" : "") + '\n';
         h.update(d.data(), d.size());
         h.update(n.global.data(), n.global.size() * sizeof(std::uint64_t));
     }
@@ -130,18 +131,54 @@ struct NodeObjects {
     h5::Handle layout;
 };
 
-/// Collective. Metadata only: a group, or a leaf's dataset, its layout table and their attributes.
-inline NodeObjects create_node(h5::File& file, const mpi::Comm& comm, const SaveNode& n, std::uint64_t total) {
+/// The job's default compression covers leaves of at least this many bytes: a smaller one gains
+/// little, and each compressed leaf costs a collective write of its own.
+constexpr std::uint64_t compress_min_bytes = std::uint64_t{64} << 10;
+
+/// Which leaves are stored through filters (the same answer on every rank: from the totals).
+inline std::vector<bool> filtered_leaves(const std::vector<SaveNode>& nodes, const std::vector<std::uint64_t>& totals) {
+    std::vector<bool> filtered(nodes.size(), false);
+    for (std::size_t i = 0; i < nodes.size(); ++i) {
+        const SaveNode& n = nodes[i];
+        filtered[i] = !n.is_group() && n.compression.on() && totals[i] > 0 &&
+                      (n.compression_declared || totals[i] * element_size(n.element) >= compress_min_bytes);
+    }
+    return filtered;
+}
+
+/// The shape of a leaf's dataset: the global array, or the ranks' parts back to back.
+inline std::vector<std::uint64_t> dataset_shape(const SaveNode& n, std::uint64_t total) {
+    return n.spread == Spread::Block ? n.global : std::vector<std::uint64_t>{total};
+}
+
+/// Disk the filtered leaves may take, at most, in blocks of `block` bytes (h5::filtered_bound).
+inline std::uint64_t filtered_room(const std::vector<SaveNode>& nodes, const std::vector<std::uint64_t>& totals,
+                                   const std::vector<bool>& filtered, std::uint64_t block) {
+    std::uint64_t room = 0;
+    for (std::size_t i = 0; i < nodes.size(); ++i) {
+        if (!filtered[i]) continue;
+        const std::vector<std::uint64_t> shape = dataset_shape(nodes[i], totals[i]);
+        const std::vector<hsize_t> chunk = h5::chunk_shape(shape, element_size(nodes[i].element));
+        std::uint64_t chunks = 1;
+        for (std::size_t d = 0; d < shape.size(); ++d) chunks *= (shape[d] + chunk[d] - 1) / chunk[d];
+        room += h5::filtered_bound(totals[i] * element_size(nodes[i].element), chunks, block);
+    }
+    return room;
+}
+
+/// Collective. Metadata only: a group, or a leaf's dataset, its layout table and their
+/// attributes; a `filtered` leaf's dataset is chunked, through its compression's filters.
+inline NodeObjects create_node(h5::File& file, const mpi::Comm& comm, const SaveNode& n, std::uint64_t total,
+                               bool filtered) {
     NodeObjects made;
     if (n.is_group()) {
         file.create_group(n.path);
         file.create_group(layout_path(n.path));
     } else {
         h5::Handle type = h5::datatype(n.element, file.path());
-        if (n.spread == Spread::Block)
-            made.data = file.create_dataset(n.path, type, std::vector<hsize_t>(n.global.begin(), n.global.end()));
-        else
-            made.data = file.create_dataset(n.path, type, {total});
+        const std::vector<std::uint64_t> shape = dataset_shape(n, total);
+        made.data = file.create_dataset(n.path, type, std::vector<hsize_t>(shape.begin(), shape.end()),
+                                        filtered ? n.compression : Compression{});
         file.write_attribute(n.path, "ckpt.element", std::string(element_name(n.element)));
         file.write_attribute(n.path, "ckpt.ndims", static_cast<std::int64_t>(n.extents.size()));
         h5::Handle u64 = h5::datatype(Element::UInt64, file.path());
@@ -216,7 +253,7 @@ constexpr std::uint64_t gathered_bytes_per_call = std::uint64_t{16} << 20;
 inline void write_data(h5::File& file, const mpi::Comm& comm, const std::vector<SaveNode>& nodes,
                        const std::vector<NodeObjects>& made, const std::vector<std::uint64_t>& counts,
                        const std::vector<std::uint64_t>& offsets, const std::vector<std::uint64_t>& totals,
-                       mpi::Outcome& local) {
+                       const std::vector<bool>& filtered, mpi::Outcome& local) {
     const bool gathering = comm.size() > 1;
     const std::vector<std::uint64_t> all_counts = gathering ? comm.gather(counts) : std::vector<std::uint64_t>{};
     const std::size_t ranks = static_cast<std::size_t>(comm.size());
@@ -258,7 +295,7 @@ inline void write_data(h5::File& file, const mpi::Comm& comm, const std::vector<
     };
     for (std::size_t i = 0; i < nodes.size(); ++i) {
         const SaveNode& n = nodes[i];
-        if (n.is_group() || n.spread == Spread::Block) continue;  // blocks: write_blocks()
+        if (n.is_group() || n.spread == Spread::Block || filtered[i]) continue;  // write_blocks(), write_filtered()
         const std::uint64_t bytes = totals[i] * element_size(n.element);
         if (!gathering || bytes > small_entry_bytes) {
             local.run([&] { fill_node(file, n, made[i], offsets[i], counts[i]); });
@@ -277,15 +314,39 @@ inline void write_data(h5::File& file, const mpi::Comm& comm, const std::vector<
 /// (a full disk) leaves the others inside HDF5 (measured: heat's ENOSPC test at 4 ranks), so
 /// the ranks agree once, after all raw data, instead.
 inline void write_blocks(h5::File& file, const std::vector<SaveNode>& nodes, const std::vector<NodeObjects>& made,
-                         mpi::Outcome& local) {
+                         const std::vector<bool>& filtered, mpi::Outcome& local) {
     for (std::size_t i = 0; i < nodes.size(); ++i) {
         const SaveNode& n = nodes[i];
-        if (n.spread != Spread::Block) continue;
+        if (n.spread != Spread::Block || filtered[i]) continue;
         local.run([&] {
             h5::Handle type = h5::datatype(n.element, file.path());
             file.transfer_box(made[i].data, n.path, type, const_cast<void*>(n.data), n.extents, n.interior, n.box.origin,
                               n.box.count, false, true);
         });
+    }
+}
+
+/// Collective. Raw data of the filtered leaves, after the others: one collective call per leaf
+/// (parallel HDF5 1.10 filters no other way), each rank giving its part, HDF5 sending each
+/// chunk's pieces to one rank that compresses it. A full disk cannot fail these calls: their
+/// room was held back until now (write_file). `agreed` runs between leaves: a rank that failed
+/// before a call (not inside one) stops every rank before the next.
+template <class Agreed>
+void write_filtered(h5::File& file, const std::vector<SaveNode>& nodes, const std::vector<NodeObjects>& made,
+                    const std::vector<bool>& filtered, const std::vector<std::uint64_t>& counts,
+                    const std::vector<std::uint64_t>& offsets, mpi::Outcome& local, Agreed&& agreed) {
+    for (std::size_t i = 0; i < nodes.size(); ++i) {
+        if (!filtered[i]) continue;
+        const SaveNode& n = nodes[i];
+        local.run([&] {
+            h5::Handle type = h5::datatype(n.element, file.path());
+            if (n.spread == Spread::Block)
+                file.transfer_box(made[i].data, n.path, type, const_cast<void*>(n.data), n.extents, n.interior,
+                                  n.box.origin, n.box.count, true, true);
+            else
+                file.write_block(made[i].data, n.path, type, n.data, offsets[i], counts[i], true);
+        });
+        if (!agreed()) return;
     }
 }
 
@@ -357,6 +418,8 @@ inline FileIdentity write_file(const std::string& path, const mpi::Comm& comm, c
     std::vector<std::uint64_t> offsets = comm.exscan_sum(counts);
     std::vector<std::uint64_t> totals = counts;
     if (!totals.empty()) comm.allreduce(totals.data(), static_cast<int>(totals.size()), MPI_SUM);
+    const std::vector<bool> filtered = filtered_leaves(nodes, totals);
+    const bool any_filtered = std::find(filtered.begin(), filtered.end(), true) != filtered.end();
     // Needed only for the layout tables, written last (placed: by each rank, from its own sums).
     std::optional<BackgroundChecksums> sums;
     if (!placement) sums.emplace(nodes, offsets, totals);
@@ -365,6 +428,8 @@ inline FileIdentity write_file(const std::string& path, const mpi::Comm& comm, c
     // Before anything is created: a write that cannot fit fails here, cleanly, on every rank.
     const std::uint64_t block = SpaceReserve::block_size(path);
     const std::uint64_t room = metadata_room(nodes, block);
+    // The filtered leaves' room is held back until their collective writes (write_filtered()).
+    const std::uint64_t compressed_room = filtered_room(nodes, totals, filtered, block);
     std::uint64_t data_bytes = 0;
     for (std::size_t i = 0; i < nodes.size(); ++i)
         if (!nodes[i].is_group())
@@ -388,13 +453,26 @@ inline FileIdentity write_file(const std::string& path, const mpi::Comm& comm, c
         if (watchdog) watchdog->progress();
         return ok;
     };
-    local.run([&] { check_file_size_limit(path, data_bytes + room); });
+    local.run([&] {
+        check_file_size_limit(path, data_bytes + room + compressed_room);
+        if (placement && any_filtered)  // refused earlier (Options, protect()); never written unfiltered
+            raise(UsageError({"an asynchronous checkpoint cannot write compressed entries", path, "", -1,
+                              "drop async, or compression"}));
+        for (std::size_t i = 0; i < nodes.size(); ++i) {
+            const std::string problem = filtered[i] ? h5::filter_problem(nodes[i].compression) : std::string();
+            if (!problem.empty())
+                raise(ConfigError({"entry \"" + entry_name(nodes[i].path) + "\" is to be stored with compression " +
+                                       nodes[i].compression.text() + ", but " + problem.substr(0, problem.find(':')),
+                                   path, nodes[i].path, comm.rank(), problem.substr(problem.find(':') + 2)}));
+        }
+    });
     SpaceReserve reserve;
     const std::string base = path.size() > 4 && path.compare(path.size() - 4, 4, ".tmp") == 0 ? path.substr(0, path.size() - 4) : path;
     if (comm.rank() == 0)
         local.run([&] {
             created = create_exclusive(path, "the temporary checkpoint file");
-            reserve.hold(base + ".reserve", room);
+            reserve.hold(base + ".reserve", room + compressed_room,
+                         compressed_room > 0 ? "the checkpoint's metadata and compressed data" : "the checkpoint's metadata");
         });
     if (!all_ok()) agree(comm, local);  // throws: nothing was opened
 
@@ -423,11 +501,16 @@ inline FileIdentity write_file(const std::string& path, const mpi::Comm& comm, c
             file->create_group("/layout");
         });
         for (std::size_t i = 0; ok && i < nodes.size(); ++i) {
-            local.run([&] { made[i] = create_node(*file, comm, nodes[i], totals[i]); });
+            local.run([&] { made[i] = create_node(*file, comm, nodes[i], totals[i], filtered[i]); });
             if ((i + 1) % nodes_per_agreement == 0 && i + 1 < nodes.size()) ok = all_ok();
         }
     }
-    reserve.release();  // rank 0: the metadata flush (now, or the close's on an error) has room
+    // Rank 0: the metadata flush (now, or the close's on an error) has room; the filtered leaves'
+    // stays held.
+    if (compressed_room > 0 && reserve.held())
+        local.run([&] { reserve.shrink_to(compressed_room); });
+    else
+        reserve.release();
     // Also the barrier before the flush: no rank is past it before rank 0 has freed the room.
     ok = all_ok() && ok;
     if (ok) {
@@ -451,9 +534,14 @@ inline FileIdentity write_file(const std::string& path, const mpi::Comm& comm, c
         });
         ok = all_ok();
     } else if (ok) {
-        write_blocks(*file, nodes, made, local);
-        write_data(*file, comm, nodes, made, counts, offsets, totals, local);
+        write_blocks(*file, nodes, made, filtered, local);
+        write_data(*file, comm, nodes, made, counts, offsets, totals, filtered, local);
         ok = all_ok();
+        if (ok && any_filtered) {
+            reserve.release();  // rank 0; the agreement after it is the barrier before any write
+            ok = all_ok();
+            if (ok) write_filtered(*file, nodes, made, filtered, counts, offsets, local, [&] { return ok = all_ok(); });
+        }
     }
     if (ok && !placement) {
         local.run([&] { file->flush(); });  // collective: MPI_File_sync (no metadata is left)

@@ -322,7 +322,14 @@ CKPT_INLINE Checkpointer::~Checkpointer() { delete impl_; }
 
 CKPT_INLINE void Checkpointer::add_entry(const std::string& name, void* object, detail::SaveFn save,
                                          detail::LoadFn load, detail::DestroyFn destroy, const Distribution& how) {
-    impl_->registry_.add(name, detail::Erased(object, destroy), save, load, how, impl_->restored_);
+    detail::Erased owned(object, destroy);  // deleted if refused
+    if (how.compression().on() && impl_->options_.async > 0)
+        detail::raise(UsageError({"entry \"" + name + "\" declares compression " + how.compression().text() +
+                                      " while async checkpoints are on (async=" + std::to_string(impl_->options_.async) + ")",
+                                  "", "/state/" + name, -1,
+                                  "compressed entries are written synchronously only (docs/compression.md): drop async, "
+                                  "or the entry's compress()"}));
+    impl_->registry_.add(name, std::move(owned), save, load, how, impl_->restored_);
 }
 CKPT_INLINE Checkpointer& Checkpointer::schema_version(std::int64_t version) noexcept {
     impl_->schema_version_ = version;
@@ -778,6 +785,8 @@ inline std::string Checkpointer::Impl::write_version(const detail::Target& targe
     local.run([&] {
         registry_.run_checkpoint_hooks();
         nodes = registry_.plan();
+        for (auto& n : nodes)
+            if (!n.compression_declared) n.compression = options_.compression;
     });
     const auto rows = exchange_declarations(local, nodes,
                                             "protect different state: names, kinds, element types or dimensions of "

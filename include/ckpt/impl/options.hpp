@@ -68,7 +68,7 @@ inline const std::vector<std::string>& knob_names() {
     static const std::vector<std::string> names{
         "mode", "interval", "every", "depth", "dir", "name", "restart",
         "checkpoint_signal", "term_signals", "exit_code", "halt", "verbose", "strict_restore", "async", "async_busy",
-        "cache", "flush", "partner", "simulated_nodes"};
+        "cache", "flush", "partner", "simulated_nodes", "compression"};
     return names;
 }
 
@@ -119,6 +119,7 @@ inline std::string knob_value(const Options& o, const std::string& knob) {
     if (knob == "flush") return std::to_string(o.flush);
     if (knob == "partner") return o.partner ? "true" : "false";
     if (knob == "simulated_nodes") return std::to_string(o.simulated_nodes);
+    if (knob == "compression") return o.compression.text();
     return {};
 }
 
@@ -142,7 +143,7 @@ struct Setting {
 /// The knobs a single value sets (the mode set has its own grammar, apply_checkpoint_items).
 enum class Knob {
     Interval, Every, Depth, Dir, Name, Restart, Signal, TermSignals, ExitCode, Halt, Verbose, StrictRestore, Async,
-    AsyncBusy, Cache, Flush, Partner, SimulatedNodes
+    AsyncBusy, Cache, Flush, Partner, SimulatedNodes, Compression
 };
 
 /// Parse `text` into knob `k` of `o` and record its origin; true if it is a non-zero period,
@@ -240,6 +241,10 @@ inline bool apply_knob(Options& o, Knob k, const std::string& text, const Settin
                                                                  w.shown));
             set_origin(o, "simulated_nodes", w.source);
             return false;
+        case Knob::Compression:
+            o.compression = parse_compression(t, w.option, w.shown);
+            set_origin(o, "compression", w.source);
+            return false;
     }
     return false;
 }
@@ -262,6 +267,7 @@ inline Knob item_knob(const std::string& key) {
     if (key == "cache") return Knob::Cache;
     if (key == "flush") return Knob::Flush;
     if (key == "partner") return Knob::Partner;
+    if (key == "compression") return Knob::Compression;
     return Knob::Interval;
 }
 
@@ -325,7 +331,8 @@ inline void apply_environment(Options& o, const Environment& env) {
         {"CKPT_VERBOSE", Knob::Verbose},   {"CKPT_STRICT_RESTORE", Knob::StrictRestore},
         {"CKPT_ASYNC", Knob::Async},       {"CKPT_ASYNC_BUSY", Knob::AsyncBusy},
         {"CKPT_CACHE_DIR", Knob::Cache},   {"CKPT_FLUSH", Knob::Flush},
-        {"CKPT_PARTNER", Knob::Partner},   {"CKPT_SIMULATED_NODES", Knob::SimulatedNodes}};
+        {"CKPT_PARTNER", Knob::Partner},   {"CKPT_SIMULATED_NODES", Knob::SimulatedNodes},
+        {"CKPT_COMPRESSION", Knob::Compression}};
     for (const auto& [name, knob] : variables) {
         const char* value = env(name);
         if (value == nullptr || (knob != Knob::TermSignals && trim(value).empty())) continue;
@@ -457,6 +464,14 @@ inline void validate(const Options& o) {
             reject("CKPT_SIGNAL / --checkpoint-signal", signal_name(n), "a signal that is not also in CKPT_TERM_SIGNALS",
                    "one signal cannot mean both \"checkpoint and continue\" and \"leave\"");
     }
+    if (!o.compression.valid())
+        reject("Options::compression", o.compression.text(), "a deflate level from 1 to 9");
+    // The background flush writes at fixed file addresses with plain POSIX calls; HDF5 1.10
+    // writes filtered data only in a collective MPI call, which the flush's thread cannot make.
+    if (o.async > 0 && o.compression.on())
+        reject("compression= / CKPT_COMPRESSION", o.compression.text(), "off while async checkpoints are on (async=" +
+                   std::to_string(o.async) + ")",
+               "compressed entries are written synchronously only: drop async, or compression");
     if (o.dir.empty()) reject("Options::dir", o.dir, "a directory path");
     if (!version_prefix_problem(o.name).empty()) reject("Options::name", o.name, version_prefix_rule());
     const bool named = o.restart.kind == RestartKind::Name || o.restart.kind == RestartKind::Path;

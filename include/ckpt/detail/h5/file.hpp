@@ -4,6 +4,7 @@
 /// attributes and of each rank's own data are independent, so a rank that fails while restoring
 /// never leaves the others waiting in a collective it will not reach.
 
+#include "ckpt/detail/h5/filters.hpp"
 #include "ckpt/detail/h5/types.hpp"
 
 #include <mpi.h>
@@ -23,6 +24,9 @@ public:
     /// Collective over `comm`.
     File(const std::string& path, MPI_Comm comm, Access access) : path_(path) {
         Silence quiet;
+#if defined(CKPT_HAVE_LZ4) && CKPT_HAVE_LZ4
+        register_lz4();  // before any dataset is read or written: any may be LZ4-compressed
+#endif
         Handle fapl = property_list(H5P_FILE_ACCESS, path_);
         // No data sieving on writes: ROMIO locks (fcntl) the range of a sieved write, and a lock
         // that fails makes ROMIO call MPI_Abort from inside the write. ckpt's writes are
@@ -107,12 +111,19 @@ public:
                  H5Gclose);
     }
 
-    /// Collective. A contiguous dataset of `dims` elements, storage allocated at creation.
-    Handle create_dataset(const std::string& object, hid_t type, const std::vector<hsize_t>& dims) {
+    /// Collective. A dataset of `dims` elements, storage allocated at creation: contiguous, or
+    /// with `compression` on (and no dimension 0), chunked through its filters; its data must then
+    /// be written in collective calls (parallel HDF5 1.10 writes filtered data no other way).
+    Handle create_dataset(const std::string& object, hid_t type, const std::vector<hsize_t>& dims,
+                          const Compression& compression = {}) {
         Silence quiet;
         Handle space = dataspace(static_cast<int>(dims.size()), dims.data(), path_);
         Handle dcpl = property_list(H5P_DATASET_CREATE, path_);
-        check(H5Pset_layout(dcpl, H5D_CONTIGUOUS), "H5Pset_layout", path_, object);
+        if (compression.on())
+            set_filters(dcpl, compression, std::vector<std::uint64_t>(dims.begin(), dims.end()), H5Tget_size(type), path_,
+                        object);
+        else
+            check(H5Pset_layout(dcpl, H5D_CONTIGUOUS), "H5Pset_layout", path_, object);
         // Allocate early and never write fill values: every byte is written by some rank.
         check(H5Pset_alloc_time(dcpl, H5D_ALLOC_TIME_EARLY), "H5Pset_alloc_time", path_, object);
         check(H5Pset_fill_time(dcpl, H5D_FILL_TIME_NEVER), "H5Pset_fill_time", path_, object);
@@ -176,8 +187,8 @@ public:
         Handle dxpl = transfer_list(collective);
         if (write)
             check(H5Dwrite(dset, type, mspace, fspace, dxpl, data), "H5Dwrite", path_, object);
-        else
-            check(H5Dread(dset, type, mspace, fspace, dxpl, data), "H5Dread", path_, object);
+        else if (H5Dread(dset, type, mspace, fspace, dxpl, data) < 0)
+            raise_read_error(object);
     }
 
     /// Independent: one rank writes a whole uint64 dataset.
@@ -369,6 +380,29 @@ private:
         Handle fspace(check(H5Dget_space(dset), "H5Dget_space", path_, object), H5Sclose);
         if (H5Sget_simple_extent_ndims(fspace) != 2) raise(bad_layout(object, "is not a 2-D table"));
         return fspace;
+    }
+
+    /// A failed read of `object`'s data: an IoError where the storage failed; a FormatError where
+    /// a filter could not undo what is stored (corruption), or the filter is missing here.
+    [[noreturn]] void raise_read_error(const std::string& object) const {
+        std::string stack = error_stack();
+        if (storage_failure(stack) || stack.find("Data filters") == std::string::npos)
+            raise(make_error("H5Dread", path_, object, std::move(stack)));
+        close_failed() = true;
+        ErrorInfo info;
+        info.file = path_;
+        info.object = object;
+        info.hdf5_stack = std::move(stack);
+        if (info.hdf5_stack.find("not registered") != std::string::npos ||
+            info.hdf5_stack.find("plugin") != std::string::npos) {
+            info.sentence = "the data of " + object + " is compressed with a filter this program does not have";
+            info.hint = "LZ4 (filter 32004) needs ckpt built with liblz4 (docs/compression.md); other readers need "
+                        "an LZ4 plugin (Debian: hdf5-filter-plugin)";
+            info.unsupported = true;  // the file is not corrupt: never quarantined
+        } else {
+            info.sentence = "the compressed data of " + object + " cannot be decoded: a chunk is corrupt";
+        }
+        raise(FormatError(std::move(info)));
     }
 
     Handle transfer_list(bool collective) {
