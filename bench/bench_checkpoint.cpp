@@ -246,7 +246,7 @@ void breakdown_write(Table& t, const ckpt::Options& o, std::vector<double>& u) {
         }
     }));
     t["W13 rank 0 rotate (unlink previous version)"].t.push_back(timed([&] {
-        if (comm.rank() == 0) rotate(o.dir, o.name, o.depth, seq);
+        if (comm.rank() == 0) rotate(o.dir, o.name, o.depth, seq, {});
     }));
 }
 

@@ -176,6 +176,37 @@ inline void durable_close(hid_t file, const std::string& path, const std::string
     }
 }
 
+/// write() of `bytes` to a new file, then fsync: the floor of a durable write.
+inline void raw_write_durable(const std::string& path, const std::vector<char>& bytes) {
+    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    sys_check(fd >= 0, "open " + path);
+    for (std::size_t done = 0; done < bytes.size();) {
+        const ssize_t w = ::write(fd, bytes.data() + done, std::min<std::size_t>(bytes.size() - done, 1u << 30));
+        sys_check(w > 0, "write " + path);
+        done += static_cast<std::size_t>(w);
+    }
+    sys_check(::fsync(fd) == 0, "fsync " + path);
+    sys_check(::close(fd) == 0, "close " + path);
+}
+
+/// pread() of `into.size()` bytes of `path`.
+inline void raw_read(const std::string& path, std::vector<char>& into) {
+    const int fd = ::open(path.c_str(), O_RDONLY);
+    sys_check(fd >= 0, "open " + path);
+    for (std::size_t done = 0; done < into.size();) {
+        const ssize_t r = ::pread(fd, into.data() + done, std::min<std::size_t>(into.size() - done, 1u << 30), static_cast<off_t>(done));
+        sys_check(r > 0, "pread " + path);
+        done += static_cast<std::size_t>(r);
+    }
+    ::close(fd);
+}
+
+inline std::uint64_t file_size(const std::string& path) {
+    struct stat st {};
+    sys_check(::stat(path.c_str(), &st) == 0, "stat " + path);
+    return static_cast<std::uint64_t>(st.st_size);
+}
+
 // ---- statistics and output --------------------------------------------------------------------
 
 struct Series {

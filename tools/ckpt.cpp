@@ -11,6 +11,7 @@
 #include "ckpt/detail/inspect.hpp"
 #include "ckpt/detail/node_cache.hpp"
 #include "ckpt/detail/parse.hpp"
+#include "ckpt/detail/references.hpp"
 #include "ckpt/error.hpp"
 #include "ckpt/version.hpp"
 
@@ -480,18 +481,21 @@ std::string entry_json(const insp::EntryInfo& e) {
         o.add("elements", jnum(e.elements));
         o.add("bytes", jnum(e.bytes)).add("file_offset", e.file_offset ? jnum(*e.file_offset) : jnull);
         o.add("compression", e.compression.empty() ? jnull : jstr(e.compression)).add("stored_bytes", jnum(e.stored_bytes));
+        o.add("stored_in", e.stored_in.empty() ? jnull : jstr(e.stored_in));
         o.add("ranks", jarr(ranks));
     }
     o.add("problem", e.problem.empty() ? jnull : jstr(e.problem));
     return o.str();
 }
 
-/// " (lz4: 41234 stored, 3.9x smaller)" after a compressed entry's raw bytes; "" for others.
+/// " (lz4: 41234 stored, 3.9x smaller)" after a compressed entry's raw bytes, " (in
+/// ckpt.000003.h5)" after an incremental version's unchanged one; "" for others.
 std::string stored_text(const insp::EntryInfo& e) {
-    if (e.compression.empty()) return {};
+    const std::string in = e.stored_in.empty() ? "" : " (in " + e.stored_in + ")";
+    if (e.compression.empty()) return in;
     char ratio[32] = "-";
     if (e.stored_bytes > 0) std::snprintf(ratio, sizeof ratio, "%.2fx", static_cast<double>(e.bytes) / static_cast<double>(e.stored_bytes));
-    return " (" + e.compression + ": " + std::to_string(e.stored_bytes) + " stored, " + ratio + ")";
+    return " (" + e.compression + ": " + std::to_string(e.stored_bytes) + " stored, " + ratio + ")" + in;
 }
 
 /// The metadata of one file as JSON members (shared by list and info).
@@ -745,6 +749,7 @@ int cmd_info(const Args& a) {
         o.add("argv", jstrs(f.argv)).add("cwd", f.readable ? jstr(f.cwd) : jnull);
         o.add("schema_version", f.schema_version ? jnum(*f.schema_version) : jnull);
         o.add("version_id", id.empty() ? jnull : jstr(id));
+        o.add("references", jstrs(f.references));
         o.add("part", f.part >= 0 ? jnum(f.part) : jnull).add("parts", f.part >= 0 ? jnum(f.parts) : jnull);
         if (levels) o.add("levels", jstrs(*levels));
         o.add("entries", jarr(entries));
@@ -764,6 +769,8 @@ int cmd_info(const Args& a) {
                 head.add({"part", "rank " + std::to_string(f.part) + " of " + std::to_string(f.parts) +
                                       " (a node cache file: the other ranks' parts are in their nodes' caches)"});
             if (!id.empty()) head.add({"version id", id + " (the same in every part and copy of one write)"});
+            if (!f.references.empty())
+                head.add({"refers to", join_words(f.references) + " (incremental: its unchanged entries are read from there)"});
             if (levels) head.add({"levels", join_words(*levels)});
             head.add({"size", human_size(f.listed.size) + " (" + std::to_string(f.listed.size) + " bytes)"});
             head.add({"format", std::to_string(f.format_version) + ", written by ckpt " + f.library_version});
@@ -916,7 +923,10 @@ int cmd_prune(const Args& a) {
             examined_good += f.complete;
             return f.complete;
         };
-        for (const auto& r : ckpt::detail::plan_retention(versions, depth, good)) {
+        // Every version a kept one refers to (an incremental version's older files) is kept.
+        ckpt::detail::References references;
+        ckpt::detail::add_references(references, versions, prefix);
+        for (const auto& r : ckpt::detail::plan_retention(versions, depth, good, references)) {
             auto bad = unreadable.find(r.version->path);
             actions.push_back({r.version->path, r.keep ? "keep" : "delete",
                                r.reason + (bad == unreadable.end() ? "" : ": " + bad->second)});

@@ -82,10 +82,15 @@ struct Options {
     /// How the data of every leaf of at least 64 KiB is stored, unless its entry declares its own
     /// (Distribution::compress); docs/compression.md. `compression=`, CKPT_COMPRESSION.
     Compression compression;
+    /// Incremental versions (docs/incremental.md): every K-th version is full, and each of the
+    /// K-1 after it stores only the leaves that changed, linking to the older files for the
+    /// rest; 0 = off (every version full). `incremental=`, CKPT_INCREMENTAL.
+    unsigned incremental = 0;
 
     /// Where each non-default value came from, keyed by field name (mode, interval, every, depth,
     /// dir, name, restart, checkpoint_signal, term_signals, exit_code, halt, verbose,
-    /// strict_restore, async, async_busy, cache, flush, partner, simulated_nodes, compression), e.g.
+    /// strict_restore, async, async_busy, cache, flush, partner, simulated_nodes, compression,
+    /// incremental), e.g.
     /// "600s (from CKPT_INTERVAL=10, unit min)". Filled by resolve_options(); a caller may preset
     /// entries for values it sets (a batch hook's request), which are kept unless overridden.
     std::map<std::string, std::string> origin;

@@ -102,3 +102,8 @@ file(MAKE_DIRECTORY ${CMAKE_CURRENT_BINARY_DIR}/docs/distribution)
 set_tests_properties(docs.distribution_restores_on_other_rank_counts PROPERTIES LABELS docs PROCESSORS 2 TIMEOUT 120
   WORKING_DIRECTORY ${CMAKE_CURRENT_BINARY_DIR}/docs/distribution
   PASS_REGULAR_EXPRESSION "on 3 ranks from 4: grid exact, 10 particles, 40 events.*on 1 rank from 4: grid exact, 10 particles, 40 events")
+# docs/compression.md: an entry's own compress() wins over the job's lz4 default (the rng stays
+# raw), and the restore needs no setting.
+ckpt_doc_test(compression compression MPI
+  "-DARGS1=" "-DOUT1=^wrote [^\n]*ckpt\\.000001\\.h5\n$" "-DFILES1=ckpt/ckpt.000001.h5"
+  "-DARGS2=--restart latest" "-DOUT2=: exact; u lz4, mesh deflate, rng none\n")

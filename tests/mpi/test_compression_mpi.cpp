@@ -25,6 +25,7 @@ using ckpt::Compression;
 using ckpt::testing::CerrCapture;
 using ckpt::testing::options_in;
 using ckpt::testing::TempDir;
+using ckpt::testing::on_every_rank;
 using ckpt::testing::world_rank;
 using ckpt::testing::world_size;
 
@@ -101,13 +102,6 @@ bool same(const State& a, const State& b) {
     return a.field == b.field && a.coarse == b.coarse && a.mask == b.mask && a.modes == b.modes && a.grid == b.grid &&
            a.particles == b.particles && a.step == b.step && a.label == b.label && a.table == b.table;
 }
-
-bool on_every_rank(bool flag) {
-    int mine = flag ? 1 : 0, all = 0;
-    MPI_Allreduce(&mine, &all, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
-    return all == 1;
-}
-
 /// What one dataset of a checkpoint file is: its filters (HDF5 ids, in order), its stored and
 /// raw bytes. Opened serially, as h5py would.
 struct Stored {

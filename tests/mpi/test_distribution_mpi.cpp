@@ -18,13 +18,13 @@ namespace fs = std::filesystem;
 using Catch::Contains;
 using ckpt::testing::options_in;
 using ckpt::testing::TempDir;
+using ckpt::testing::on_every_rank;
 using ckpt::testing::world_rank;
 using ckpt::testing::world_size;
 
 using ckpt::testing::CerrCapture;
 
 namespace {
-
 
 /// The world's ranks 0 .. size-2 (the last one left out) when the world has two ranks or more;
 /// the whole world (a duplicate) at one rank. Collective over MPI_COMM_WORLD.
@@ -77,13 +77,6 @@ void check_not_quarantined(const std::string& dir, const std::string& path) {
     const auto versions = ckpt::detail::committed_versions(dir, "ckpt");
     REQUIRE(versions.size() == 1);
     CHECK(versions.back().path == path);
-}
-
-/// Whether `flag` holds on every rank of the world.
-bool on_every_rank(bool flag) {
-    int mine = flag ? 1 : 0, all = 0;
-    MPI_Allreduce(&mine, &all, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
-    return all == 1;
 }
 
 /// The value stored at global index g of the distributed test sequences and arrays.

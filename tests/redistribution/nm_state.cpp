@@ -5,10 +5,13 @@
 // of the global state, bit for bit, against what was written (each value is a function of its
 // global index). Prints "nm_state: ok" on rank 0 when every rank passed. With
 // NM_STATE_COMPRESSION=lz4 or deflate:N, every entry is declared with that compression (a
-// restore needs none: what is compressed is read back through the file's own filters).
+// restore needs none: what is compressed is read back through the file's own filters). With
+// NM_STATE_INCREMENTAL=1, `write` checkpoints twice with incremental versions on: the second
+// version links every entry to the first (nothing changed), so `read` restores through links.
 #include <ckpt.hpp>
 #include <ckpt/boost.hpp>
 
+#include <hdf5.h>
 #include <mpi.h>
 
 #include <boost/serialization/string.hpp>
@@ -174,9 +177,25 @@ int write(const std::string& dir) {
     for (int i = 0; i < 3 + rank; ++i) s.tally.push_back(tally_value(rank, i));
     ckpt::Options o;
     o.dir = dir;
+    const bool incremental = std::getenv("NM_STATE_INCREMENTAL") != nullptr;
+    if (incremental) o.incremental = 2;
     ckpt::Checkpointer cp(o, MPI_COMM_WORLD);
     protect(cp, s);
-    cp.checkpoint();
+    const std::string first_path = cp.checkpoint();
+    if (incremental) {
+        const std::string second = cp.checkpoint();
+        if (rank == 0) {  // every leaf of the second version is a link to the first
+            const hid_t f = H5Fopen(second.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+            for (const char* leaf : {"/state/step", "/state/u", "/state/particles", "/layout/w"}) {
+                H5L_info_t info;
+                EXPECT(f >= 0 && H5Lget_info(f, leaf, &info, H5P_DEFAULT) >= 0 && info.type == H5L_TYPE_EXTERNAL,
+                       "%s of %s is not an external link", leaf, second.c_str());
+            }
+            if (f >= 0) H5Fclose(f);
+        }
+        EXPECT(failures == 0, "the incremental version is not linked to %s", first_path.c_str());
+        if (failures) return 1;
+    }
     return 0;
 }
 

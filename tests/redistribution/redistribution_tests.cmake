@@ -32,6 +32,13 @@ if(TARGET nm_state)
                          ENVIRONMENT NM_STATE_COMPRESSION=${c}
                          PASS_REGULAR_EXPRESSION "h5py_global: ok: .*, compressed ${c}")
   endforeach()
+  # Incremental (docs/incremental.md): a version whose every entry links to the one before,
+  # restored through the links on other rank counts.
+  add_test(NAME redistribution.restore_on_any_rank_count.incremental.from3
+           COMMAND ${CMAKE_CURRENT_LIST_DIR}/nm_any_rank_count.sh $<TARGET_FILE:nm_state> 3 "1 2 4")
+  set_tests_properties(redistribution.restore_on_any_rank_count.incremental.from3 PROPERTIES
+                       LABELS "redistribution;incremental" PROCESSORS 2 TIMEOUT 600 ENVIRONMENT NM_STATE_INCREMENTAL=1
+                       PASS_REGULAR_EXPRESSION "every rank count restored the state exactly")
   add_test(NAME redistribution.restore_on_any_rank_count.compressed.from3
            COMMAND ${CMAKE_CURRENT_LIST_DIR}/nm_any_rank_count.sh $<TARGET_FILE:nm_state> 3 "1 2 4 5")
   set_tests_properties(redistribution.restore_on_any_rank_count.compressed.from3 PROPERTIES

@@ -101,6 +101,14 @@ inline int world_size() {
     return s;
 }
 
+/// Whether `flag` holds on every rank of MPI_COMM_WORLD (collective): one rank's failed check
+/// fails the test on all of them.
+inline bool on_every_rank(bool flag) {
+    int mine = flag ? 1 : 0, all = 0;
+    MPI_Allreduce(&mine, &all, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
+    return all == 1;
+}
+
 /// Captures std::cerr (where ckpt prints its warnings, on rank 0) for the lifetime of the object.
 class CerrCapture {
 public:

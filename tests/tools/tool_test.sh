@@ -346,6 +346,52 @@ compressed)  # heat's grid through LZ4 and deflate: info shows it, verify checks
         fail "resumed from LZ4: $(grep '^checksum' "$work/resumed.log"), uninterrupted: $(grep '^checksum' "$work/plain.log")"
     ;;
 
+incremental)  # heat with incremental=3: info shows what is linked, verify follows links, prune keeps them
+    "$mpiexec" -n 2 "$heat" --steps 20 --n 64 >"$work/plain.log" 2>&1 || fail "heat failed: $(cat "$work/plain.log")"
+    # Versions 1..5 at steps 2..10: 1 full, 2 and 3 link to 1, 4 full, 5 links to 4.
+    "$mpiexec" -n 2 "$heat" --steps 10 --n 64 --checkpoint every=2,depth=0,incremental=3 --checkpoint-dir d \
+        >"$work/heat.log" 2>&1 || fail "heat failed: $(cat "$work/heat.log")"
+    expect 0 "$ckpt" info "$(v d 3)"
+    grep -qE '^params .*\(in ckpt\.000001\.h5\)$' "$work/out" || fail "info: params not shown as in ckpt.000001.h5"
+    grep -qE '^refers to +ckpt\.000001\.h5 ' "$work/out" || fail "info: no 'refers to ckpt.000001.h5' line"
+    grep -E '^grid ' "$work/out" | grep -q '(in ' && fail "info: the grid, which changes, shown as linked"
+    i=$(entry_index "$(v d 5)" params)
+    json "entries[$i].stored_in=ckpt.000004.h5"
+    i=$(entry_index "$(v d 4)" params)
+    json "entries[$i].stored_in=null"
+    expect 0 "$ckpt" verify d
+    grep -qE '^ok +d/ckpt.000005.h5: ' "$work/out" || fail "verify: ckpt.000005.h5 not ok"
+    # h5dump (serial HDF5) follows the link from 3 to the params in 1 by itself.
+    if command -v h5dump >/dev/null 2>&1; then
+        (cd / && h5dump -a /state/params/ckpt.codec "$work/$(v d 3)") >"$work/dump" 2>&1 ||
+            fail "h5dump through the link failed: $(cat "$work/dump")"
+        grep -q '"boost.binary"' "$work/dump" || fail "h5dump read no codec through the link: $(cat "$work/dump")"
+    fi
+    # h5py too, from another directory: the linked params of 3 are those stored in 1.
+    if python3 -c "import h5py" 2>/dev/null; then
+        (cd / && python3 - "$work/$(v d 3)" "$work/$(v d 1)" <<'PY') >"$work/py" 2>&1 || fail "h5py through the link: $(cat "$work/py")"
+import sys, h5py, numpy
+with h5py.File(sys.argv[1], "r") as linked, h5py.File(sys.argv[2], "r") as home:
+    assert linked.get("state/params", getlink=True).__class__.__name__ == "ExternalLink"
+    assert numpy.array_equal(linked["state/params"][()], home["state/params"][()])
+    assert not numpy.array_equal(linked["state/grid"][()], home["state/grid"][()])
+PY
+    fi
+    # prune --depth 1 keeps 5 and the 4 it refers to; 1 to 3 go.
+    expect 0 "$ckpt" prune d --depth 1
+    has out "referred to by version 5"
+    for s in 4 5; do [ -e "$(v d $s)" ] || fail "prune deleted version $s"; done
+    for s in 1 2 3; do [ -e "$(v d $s)" ] && fail "prune kept version $s"; done
+    "$mpiexec" -n 2 "$heat" --steps 20 --n 64 --checkpoint every=2,depth=0,incremental=3 --checkpoint-dir d \
+        --restart latest >"$work/resumed.log" 2>&1 || fail "resume failed: $(cat "$work/resumed.log")"
+    [ "$(grep '^checksum' "$work/resumed.log")" = "$(grep '^checksum' "$work/plain.log")" ] ||
+        fail "resumed: $(grep '^checksum' "$work/resumed.log"), uninterrupted: $(grep '^checksum' "$work/plain.log")"
+    # The file a version refers to, gone: verify fails that version, naming the file.
+    rm "$(v d 4)"
+    expect 65 "$ckpt" verify "$(v d 5)"
+    has out "ckpt.000004.h5"
+    ;;
+
 cache)  # list --cache and prune --cache on the node caches of heat at 2 ranks on 2 simulated nodes
     CKPT_SIMULATED_NODES=2 "$mpiexec" -n 2 "$heat" --steps 20 --n 32 \
         --checkpoint every=5,depth=0,cache="$work/cache",flush=2 --checkpoint-dir d >"$work/heat.log" 2>&1 ||

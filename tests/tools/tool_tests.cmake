@@ -12,7 +12,7 @@ if(TARGET ckpt_cli AND TARGET heat)
   target_link_libraries(ckpt_json_check PRIVATE ckpt_dev_flags)
   target_compile_features(ckpt_json_check PRIVATE cxx_std_17)
 
-  foreach(case help list info verify latest prune compressed cache request_usage request_unanswered request_library)
+  foreach(case help list info verify latest prune compressed incremental cache request_usage request_unanswered request_library)
     add_test(NAME tools.${case}
              COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/tool_test.sh ${case} $<TARGET_FILE:ckpt_cli>
                      $<TARGET_FILE:heat> ${MPIEXEC_EXECUTABLE} $<TARGET_FILE:ckpt_json_check> ${PROJECT_SOURCE_DIR})

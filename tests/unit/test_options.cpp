@@ -691,7 +691,8 @@ TEST_CASE("describe prints one line per knob with value, unit and origin", "[uni
           "ckpt: flush=1 (default)\n"
           "ckpt: partner=true (default)\n"
           "ckpt: simulated_nodes=0 (default)\n"
-          "ckpt: compression=off (default)\n");
+          "ckpt: compression=off (default)\n"
+          "ckpt: incremental=0 (default)\n");
     SECTION("unresolved options print values without origins") {
         Options raw;
         raw.depth = 9;
@@ -732,4 +733,21 @@ TEST_CASE("compression: a bad value or level, or compression with async, is refu
     Options in_code;
     in_code.compression = ckpt::Compression::deflate(11);
     CHECK_THROWS_WITH(resolve({}, {}, &in_code), Contains("Options::compression") && Contains("1 to 9"));
+}
+
+TEST_CASE("incremental: CKPT_INCREMENTAL and the incremental= item; 1, a bad number and async are refused",
+          "[options][incremental]") {
+    CHECK(resolve({}).incremental == 0);
+    CHECK(resolve({{"CKPT_INCREMENTAL", "4"}}).incremental == 4);
+    const Options o = resolve({{"CKPT_INCREMENTAL", "4"}}, {"--checkpoint", "enabled,incremental=8"});
+    CHECK(o.incremental == 8);
+    CHECK(o.origin.at("incremental") == "8 (from --checkpoint incremental=8)");
+    CHECK_THAT(ckpt::describe(resolve({})), Contains("ckpt: incremental=0 (default)"));
+    for (const char* bad : {"-1", "two", "2.5"}) {
+        INFO(bad);
+        CHECK_THROWS_WITH(resolve({{"CKPT_INCREMENTAL", bad}}), Contains("CKPT_INCREMENTAL") && Contains("every how many versions"));
+    }
+    CHECK_THROWS_WITH(resolve({{"CKPT_INCREMENTAL", "1"}}), Contains("incremental=") && Contains("2 or more"));
+    CHECK_THROWS_WITH(resolve({{"CKPT_INCREMENTAL", "3"}, {"CKPT_ASYNC", "1"}}),
+                      Contains("incremental") && Contains("async=1"));
 }

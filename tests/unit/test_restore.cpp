@@ -1490,3 +1490,23 @@ TEST_CASE("retention counts only good versions and keeps a quarantined one while
     CHECK(keep["ckpt.1"]);
     CHECK(keep["ckpt.5"]);  // unreadable, newer than the oldest kept: kept, not counted
 }
+
+TEST_CASE("retention keeps every version a kept one refers to, followed to its end, and no other", "[unit][rotation]") {
+    std::vector<ckpt::detail::Version> all;
+    for (std::uint64_t s = 1; s <= 7; ++s) {
+        ckpt::detail::Version x;
+        x.sequence = s;
+        x.path = "ckpt." + std::to_string(s);
+        all.push_back(x);
+    }
+    // 7 links to 5 and 2; 5 (beyond depth 1, kept for 7) links to 1; 6 and 3 refer to nothing kept.
+    const ckpt::detail::References refs{{7, {2, 5}}, {6, {4}}, {5, {1}}, {3, {2}}};
+    std::map<std::string, std::string> reason;
+    for (const auto& r : ckpt::detail::plan_retention(all, 1, [](const ckpt::detail::Version&) { return true; }, refs))
+        reason[r.version->path] = r.keep ? r.reason : "";
+    CHECK(reason["ckpt.7"] == "complete, 1 of 1");
+    CHECK(reason["ckpt.5"] == "complete, referred to by version 7 (incremental)");
+    CHECK(reason["ckpt.2"] == "complete, referred to by version 7 (incremental)");
+    CHECK(reason["ckpt.1"] == "complete, referred to by version 5 (incremental)");
+    for (const char* gone : {"ckpt.6", "ckpt.4", "ckpt.3"}) CHECK(reason[gone].empty());
+}

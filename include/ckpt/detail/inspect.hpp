@@ -119,6 +119,9 @@ struct EntryInfo {
     /// How the data is stored (h5::filters_text): "" as it is, else "lz4", "deflate:1", ...
     std::string compression;
     std::uint64_t stored_bytes = 0;  ///< bytes the data takes in the file (compressed: fewer)
+    /// An incremental version's unchanged leaf: the older version's file that holds its data and
+    /// layout (docs/incremental.md), read through the link; "" when stored in this file.
+    std::string stored_in;
     std::string problem;  ///< why this entry is inconsistent; empty if it is fine
 };
 
@@ -135,6 +138,7 @@ struct FileInfo {
     std::int64_t sequence = 0, step = -1, time = 0, ranks = 0;
     std::optional<std::int64_t> schema_version;  ///< ckpt.schema_version (format 3 on), if present
     std::optional<std::uint64_t> version_id;     ///< ckpt.version_id (which write), if present
+    std::vector<std::string> references;         ///< ckpt.references: an incremental version's older files
     std::int64_t part = -1, parts = 0;           ///< a node cache file: rank `part` of `parts`
     std::vector<std::string> argv;
     std::string cwd;
@@ -239,6 +243,7 @@ inline void read_leaf(const h5::File& file, const std::string& path, std::int64_
                             std::to_string(element_size(*element));
             return;
         }
+        entry.stored_in = file.link_target(path).value_or("");
         entry.file_offset = data_offset(file, path);
         {
             h5::Silence quiet;
@@ -375,6 +380,8 @@ inline FileInfo examine(const std::string& path) {
             info.schema_version = file.read_int_attribute("/", "ckpt.schema_version");
         if (file.has_attribute("/", "ckpt.version_id"))
             info.version_id = static_cast<std::uint64_t>(file.read_int_attribute("/", "ckpt.version_id"));
+        if (file.has_attribute("/", "ckpt.references"))
+            info.references = file.read_strings_attribute("/", "ckpt.references");
         if (file.has_attribute("/", "ckpt.part")) {
             info.part = file.read_int_attribute("/", "ckpt.part");
             info.parts = file.read_int_attribute("/", "ckpt.parts");

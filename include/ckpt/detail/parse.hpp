@@ -285,14 +285,14 @@ struct CheckpointItem {
     bool sets_mode = false;   ///< it names modes, so the mode set of its text replaces the old one
     bool none = false, enabled = false, shutdown = false, periodic = false;
     std::string key;          ///< "interval", "every", "depth", "dir", "halt", "async", "async_busy", "cache",
-                              ///< "flush", "partner", "compression", or empty
+                              ///< "flush", "partner", "compression", "incremental", or empty
     std::string value;        ///< the text after '='
 };
 
 /// What an unknown item is told to look like.
 inline const char* checkpoint_items_expected() {
     return "items none, enabled, shutdown, periodic, interval=, every=, depth=, dir=, halt=, async[=], async_busy=, cache=, "
-           "flush=, partner=, compression= or the letters n, s, u, c, c=, w, w=, separated by commas";
+           "flush=, partner=, compression=, incremental= or the letters n, s, u, c, c=, w, w=, separated by commas";
 }
 
 /// Split and classify `checkpoint := item {"," item}` (docs/batch-contract.md section 3); values are parsed later.
@@ -313,7 +313,7 @@ inline std::vector<CheckpointItem> parse_checkpoint_items(const std::string& tex
             item.sets_mode = item.enabled = item.periodic = word == "c" || word == "w";
             if (item.key != "interval" && item.key != "every" && item.key != "depth" && item.key != "dir" &&
                 item.key != "halt" && item.key != "async" && item.key != "async_busy" && item.key != "cache" &&
-                item.key != "flush" && item.key != "partner" && item.key != "compression")
+                item.key != "flush" && item.key != "partner" && item.key != "compression" && item.key != "incremental")
                 reject(option, t, checkpoint_items_expected());
         } else if (t == "async") {  // not a mode word: it keeps the mode set, as keys do
             item.key = "async";

@@ -25,6 +25,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -53,15 +54,41 @@ struct FileMeta {
 
 /// A digest of what every rank is about to write; ranks must agree on it before any collective
 /// HDF5 call, or they would create different datasets and hang.
+inline void add_structure(Xxh64& h, const SaveNode& n) {
+    std::string d = n.path + '\0' + n.codec + '\0' + std::to_string(static_cast<int>(n.element)) + '\0' +
+                    std::to_string(n.extents.size()) + '\0' + spread_name(n.spread) + '\0' + n.compression.text() +
+                    (n.compression_declared ? "!" : "") + '\n';
+    h.update(d.data(), d.size());
+    h.update(n.global.data(), n.global.size() * sizeof(std::uint64_t));
+}
 inline std::uint64_t structure_digest(const std::vector<SaveNode>& nodes) {
     Xxh64 h;
-    for (const auto& n : nodes) {
-        std::string d = n.path + '\0' + n.codec + '\0' + std::to_string(static_cast<int>(n.element)) + '\0' +
-                        std::to_string(n.extents.size()) + '\0' + spread_name(n.spread) + '\0' + n.compression.text() +
-                        (n.compression_declared ? "!" : "") + '\n';
-        h.update(d.data(), d.size());
-        h.update(n.global.data(), n.global.size() * sizeof(std::uint64_t));
-    }
+    for (const auto& n : nodes) add_structure(h, n);
+    return h.digest();
+}
+
+/// Where one leaf of a version is stored, as the next version of the same process sees it
+/// (docs/incremental.md): the file holding its data, and what this rank's part of it was.
+struct StoredLeaf {
+    std::string home;                 ///< file name, in the version directory, of the version holding its data
+    std::uint64_t home_id = 0;        ///< that version's ckpt.version_id
+    std::uint64_t signature = 0;      ///< the leaf's structure and C++ type (leaf_signature())
+    std::vector<std::uint64_t> row;   ///< this rank's layout row: count, checksum, extents, box
+};
+using StoredLeaves = std::map<std::string, StoredLeaf>;
+
+/// An incremental write (write_file()): the leaves of the version before, and the name and id of
+/// the file being written (for the leaves it stores itself).
+struct Increment {
+    const StoredLeaves* previous = nullptr;  ///< null: a full version
+    std::string home;                        ///< this version's file name once committed
+    StoredLeaves stored;                     ///< out: where each leaf of the version written is
+};
+
+inline std::uint64_t leaf_signature(const SaveNode& n) {
+    Xxh64 h;
+    add_structure(h, n);
+    h.update(n.type_name.data(), n.type_name.size());
     return h.digest();
 }
 
@@ -193,6 +220,14 @@ inline NodeObjects create_node(h5::File& file, const mpi::Comm& comm, const Save
     return made;
 }
 
+/// Collective. An unchanged leaf of an incremental version: its dataset and layout table are
+/// external links to those of the version `home` that stores them. No objects to write into.
+inline NodeObjects link_node(h5::File& file, const SaveNode& n, const std::string& home) {
+    file.create_external_link(n.path, home, n.path);
+    file.create_external_link(layout_path(n.path), home, layout_path(n.path));
+    return {};
+}
+
 /// Entries up to this size are gathered to rank 0 and written by it alone.
 constexpr std::uint64_t small_entry_bytes = std::uint64_t{4} << 20;
 
@@ -206,20 +241,39 @@ inline void fill_node(h5::File& file, const SaveNode& n, const NodeObjects& made
 }
 
 /// This rank's row of every leaf's layout table, back to back (the same length on every rank).
+inline void append_layout_row(const SaveNode& n, std::uint64_t offset, std::uint64_t sum, std::vector<std::uint64_t>& rows) {
+    if (n.spread == Spread::Block)
+        Part{n.count ? linear_index(n.box.origin, n.global) : 0, n.count, sum, n.box.count, n.box.origin}.append_to(rows);
+    else
+        Part{offset, n.count, sum, n.extents, {}}.append_to(rows);
+}
 inline std::vector<std::uint64_t> layout_rows(const std::vector<SaveNode>& nodes,
                                               const std::vector<std::uint64_t>& offsets,
                                               const std::vector<std::uint64_t>& sums) {
     std::vector<std::uint64_t> rows;
-    for (std::size_t i = 0; i < nodes.size(); ++i) {
-        const SaveNode& n = nodes[i];
-        if (n.is_group()) continue;
-        if (n.spread == Spread::Block)
-            Part{n.count ? linear_index(n.box.origin, n.global) : 0, n.count, sums[i], n.box.count, n.box.origin}
-                .append_to(rows);
-        else
-            Part{offsets[i], n.count, sums[i], n.extents, {}}.append_to(rows);
-    }
+    for (std::size_t i = 0; i < nodes.size(); ++i)
+        if (!nodes[i].is_group()) append_layout_row(nodes[i], offsets[i], sums[i], rows);
     return rows;
+}
+
+/// Collective. Which leaves an incremental version links to where the version before stores
+/// them: those whose structure, type and layout row (count, checksum, shape, box) are what they
+/// were, on every rank. The same answer everywhere (one reduction).
+inline std::vector<bool> unchanged_leaves(const mpi::Comm& comm, const std::vector<SaveNode>& nodes,
+                                          const std::vector<std::uint64_t>& offsets, const std::vector<std::uint64_t>& sums,
+                                          const StoredLeaves& previous) {
+    std::vector<int> same(nodes.size(), 0);
+    std::vector<std::uint64_t> row;
+    for (std::size_t i = 0; i < nodes.size(); ++i) {
+        if (nodes[i].is_group()) continue;
+        const auto found = previous.find(nodes[i].path);
+        if (found == previous.end()) continue;
+        row.clear();
+        append_layout_row(nodes[i], offsets[i], sums[i], row);
+        same[i] = found->second.signature == leaf_signature(nodes[i]) && found->second.row == row;
+    }
+    if (!same.empty()) comm.allreduce(same.data(), static_cast<int>(same.size()), MPI_MIN);
+    return std::vector<bool>(same.begin(), same.end());
 }
 
 /// Rank 0 only: every leaf's layout table from the gathered rows (`per_rank` values per rank).
@@ -230,6 +284,10 @@ inline void write_layouts(h5::File& file, const std::vector<SaveNode>& nodes, co
     for (std::size_t i = 0; i < nodes.size(); ++i) {
         if (nodes[i].is_group()) continue;
         const std::size_t width = Part::width(nodes[i].extents.size(), nodes[i].spread);
+        if (!made[i].layout.valid()) {  // linked to an older version's table
+            column += width;
+            continue;
+        }
         table.clear();
         const std::size_t rows = nodes[i].spread == Spread::Replicated ? 1 : ranks;  // rank 0's value only
         for (std::size_t r = 0; r < rows; ++r) {
@@ -295,7 +353,8 @@ inline void write_data(h5::File& file, const mpi::Comm& comm, const std::vector<
     };
     for (std::size_t i = 0; i < nodes.size(); ++i) {
         const SaveNode& n = nodes[i];
-        if (n.is_group() || n.spread == Spread::Block || filtered[i]) continue;  // write_blocks(), write_filtered()
+        // write_blocks(), write_filtered(); no dataset: linked to an older version
+        if (n.is_group() || n.spread == Spread::Block || filtered[i] || !made[i].data.valid()) continue;
         const std::uint64_t bytes = totals[i] * element_size(n.element);
         if (!gathering || bytes > small_entry_bytes) {
             local.run([&] { fill_node(file, n, made[i], offsets[i], counts[i]); });
@@ -317,7 +376,7 @@ inline void write_blocks(h5::File& file, const std::vector<SaveNode>& nodes, con
                          const std::vector<bool>& filtered, mpi::Outcome& local) {
     for (std::size_t i = 0; i < nodes.size(); ++i) {
         const SaveNode& n = nodes[i];
-        if (n.spread != Spread::Block || filtered[i]) continue;
+        if (n.spread != Spread::Block || filtered[i] || !made[i].data.valid()) continue;
         local.run([&] {
             h5::Handle type = h5::datatype(n.element, file.path());
             file.transfer_box(made[i].data, n.path, type, const_cast<void*>(n.data), n.extents, n.interior, n.box.origin,
@@ -408,8 +467,12 @@ struct Placement {
 /// With `placement`, the file gets its metadata only: every dataset is created and allocated at
 /// a fixed address, given in `placement`, and the file is closed without raw data or layout
 /// rows, which each rank then writes there itself with plain POSIX calls (write_placed()).
+///
+/// With `increment` (not with `placement`), the leaves are hashed first, and those unchanged
+/// since `increment->previous` on every rank become links to the older file that stores them;
+/// once the file is written, `increment->stored` says where each leaf of this version is.
 inline FileIdentity write_file(const std::string& path, const mpi::Comm& comm, const std::vector<SaveNode>& nodes,
-                               const FileMeta& meta, Placement* placement = nullptr) {
+                               const FileMeta& meta, Placement* placement = nullptr, Increment* increment = nullptr) {
     FileIdentity created;
     // Elements each rank adds to each leaf's dataset: a replicated leaf stores rank 0's only.
     std::vector<std::uint64_t> counts;
@@ -418,11 +481,26 @@ inline FileIdentity write_file(const std::string& path, const mpi::Comm& comm, c
     std::vector<std::uint64_t> offsets = comm.exscan_sum(counts);
     std::vector<std::uint64_t> totals = counts;
     if (!totals.empty()) comm.allreduce(totals.data(), static_cast<int>(totals.size()), MPI_SUM);
-    const std::vector<bool> filtered = filtered_leaves(nodes, totals);
+    std::vector<bool> filtered = filtered_leaves(nodes, totals);
+    // Incremental: every checksum first, to tell the unchanged leaves (docs/incremental.md).
+    const bool hashed_early = increment && increment->previous && !placement;
+    std::vector<std::uint64_t> early_sums;
+    std::vector<bool> linked(nodes.size(), false);
+    std::map<std::string, std::uint64_t> references;  // the older files linked to, and their version ids
+    if (hashed_early) {
+        early_sums = checksums(nodes, offsets, totals);
+        linked = unchanged_leaves(comm, nodes, offsets, early_sums, *increment->previous);
+        for (std::size_t i = 0; i < nodes.size(); ++i)
+            if (linked[i]) {
+                filtered[i] = false;
+                const StoredLeaf& old = increment->previous->at(nodes[i].path);
+                references.emplace(old.home, old.home_id);
+            }
+    }
     const bool any_filtered = std::find(filtered.begin(), filtered.end(), true) != filtered.end();
     // Needed only for the layout tables, written last (placed: by each rank, from its own sums).
     std::optional<BackgroundChecksums> sums;
-    if (!placement) sums.emplace(nodes, offsets, totals);
+    if (!placement && !hashed_early) sums.emplace(nodes, offsets, totals);
 
     mpi::Outcome local;
     // Before anything is created: a write that cannot fit fails here, cleanly, on every rank.
@@ -497,11 +575,20 @@ inline FileIdentity write_file(const std::string& path, const mpi::Comm& comm, c
                 file->write_attribute("/", "ckpt.part", meta.part);
                 file->write_attribute("/", "ckpt.parts", meta.parts);
             }
+            if (!references.empty()) {
+                std::vector<std::string> names, ids;
+                for (const auto& [name, id] : references) names.push_back(name), ids.push_back(std::to_string(static_cast<std::int64_t>(id)));  // as ckpt.version_id
+                file->write_attribute("/", "ckpt.references", names);
+                file->write_attribute("/", "ckpt.reference_ids", ids);
+            }
             file->create_group("/state");
             file->create_group("/layout");
         });
         for (std::size_t i = 0; ok && i < nodes.size(); ++i) {
-            local.run([&] { made[i] = create_node(*file, comm, nodes[i], totals[i], filtered[i]); });
+            local.run([&] {
+                made[i] = linked[i] ? link_node(*file, nodes[i], increment->previous->at(nodes[i].path).home)
+                                    : create_node(*file, comm, nodes[i], totals[i], filtered[i]);
+            });
             if ((i + 1) % nodes_per_agreement == 0 && i + 1 < nodes.size()) ok = all_ok();
         }
     }
@@ -550,7 +637,7 @@ inline FileIdentity write_file(const std::string& path, const mpi::Comm& comm, c
     if (ok && !placement) {
         // The layout tables hold the checksums, hashed meanwhile. Rank 0 writes them after the
         // data's fsync; its fsync of the file at the commit makes them durable.
-        const std::vector<std::uint64_t> rows = layout_rows(nodes, offsets, sums->get());
+        const std::vector<std::uint64_t> rows = layout_rows(nodes, offsets, hashed_early ? early_sums : sums->get());
         const std::vector<std::uint64_t> gathered = comm.gather(rows);
         if (comm.rank() == 0)
             local.run([&] { write_layouts(*file, nodes, made, gathered, rows.size(), static_cast<std::size_t>(comm.size())); });
@@ -566,6 +653,22 @@ inline FileIdentity write_file(const std::string& path, const mpi::Comm& comm, c
     }
     all_ok();
     agree(comm, local);
+    if (increment && !placement) {
+        const std::vector<std::uint64_t>& s = hashed_early ? early_sums : sums->get();
+        increment->stored.clear();
+        for (std::size_t i = 0; i < nodes.size(); ++i) {
+            if (nodes[i].is_group()) continue;
+            if (linked[i]) {
+                increment->stored[nodes[i].path] = increment->previous->at(nodes[i].path);
+                continue;
+            }
+            StoredLeaf& leaf = increment->stored[nodes[i].path];
+            leaf.home = increment->home;
+            leaf.home_id = meta.version_id;
+            leaf.signature = leaf_signature(nodes[i]);
+            append_layout_row(nodes[i], offsets[i], s[i], leaf.row);
+        }
+    }
     return created;
 }
 

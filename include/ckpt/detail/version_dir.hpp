@@ -22,10 +22,15 @@
 #include <cstdint>
 #include <cstdio>
 #include <filesystem>
+#include <map>
 #include <string>
 #include <vector>
 
 namespace ckpt::detail {
+
+/// For each version (by sequence number), the older versions whose files it refers to: an
+/// incremental version's links (docs/incremental.md). A version that refers to nothing may be absent.
+using References = std::map<std::uint64_t, std::vector<std::uint64_t>>;
 
 struct Version {
     std::uint64_t sequence = 0;
@@ -278,9 +283,12 @@ struct Retained {
 /// examines each). Never deletes the newest good version. Quarantined and bad versions are never
 /// counted; they are kept while newer than the oldest good version kept, for inspection.
 /// Temporaries older than the newest good version are deleted (a write of theirs cannot be
-/// running), newer ones are kept (one may be in progress).
+/// running), newer ones are kept (one may be in progress). Every version that a kept version
+/// refers to (`references`, followed to its end) is kept too, whatever the depth: no kept file
+/// is left pointing at a deleted one.
 template <class Good>
-std::vector<Retained> plan_retention(const std::vector<Version>& versions, unsigned depth, Good&& good) {
+std::vector<Retained> plan_retention(const std::vector<Version>& versions, unsigned depth, Good&& good,
+                                     const References& references = {}) {
     std::vector<const Version*> newest_first;
     for (const auto& v : versions) newest_first.push_back(&v);
     std::sort(newest_first.begin(), newest_first.end(), [](const Version* a, const Version* b) {
@@ -304,6 +312,20 @@ std::vector<Retained> plan_retention(const std::vector<Version>& versions, unsig
         } else {
             plan.push_back({v, false, "older than the newest " + std::to_string(depth) + " complete"});
         }
+    }
+    // Newest first, so a version kept for a reference passes its own references on further down.
+    for (std::size_t k = 0; k < plan.size(); ++k) {
+        if (!plan[k].keep) continue;
+        const auto refs = references.find(plan[k].version->sequence);
+        if (refs == references.end()) continue;
+        for (std::uint64_t seq : refs->second)
+            for (std::size_t j = k + 1; j < plan.size(); ++j)
+                if (plan[j].version->sequence == seq && !plan[j].keep) {
+                    plan[j].keep = true;
+                    plan[j].reason = "complete, referred to by version " + std::to_string(plan[k].version->sequence) +
+                                     " (incremental)";
+                    oldest_kept = std::min(oldest_kept, seq);
+                }
     }
     for (std::size_t i = 0; i < newest_first.size(); ++i) {
         const Version* v = newest_first[i];
@@ -329,10 +351,10 @@ std::vector<Retained> plan_retention(const std::vector<Version>& versions, unsig
 /// keeps `depth` committed versions, and the temporaries a write may still own. Returns the paths it could not delete; the caller warns
 /// (the new version is already safe).
 inline std::vector<std::string> rotate(const std::string& dir, const std::string& name, unsigned depth,
-                                       std::uint64_t newest) {
+                                       std::uint64_t newest, const References& references) {
     std::vector<std::string> failed;
     const auto all = list_versions(dir, name);
-    for (const auto& r : plan_retention(all, depth, [](const Version&) { return true; })) {
+    for (const auto& r : plan_retention(all, depth, [](const Version&) { return true; }, references)) {
         if (r.keep || r.version->sequence >= newest) continue;  // never the version just committed
         if (::unlink(r.version->path.c_str()) != 0 && errno != ENOENT) failed.push_back(r.version->path);
     }

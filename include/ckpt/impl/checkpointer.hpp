@@ -16,6 +16,7 @@
 #include "ckpt/detail/mpi/nodes.hpp"
 #include "ckpt/detail/node_cache.hpp"
 #include "ckpt/detail/process_exit.hpp"
+#include "ckpt/detail/references.hpp"
 #include "ckpt/detail/registry.hpp"
 #include "ckpt/detail/safe_point.hpp"
 #include "ckpt/detail/spread.hpp"
@@ -284,6 +285,13 @@ struct Checkpointer::Impl {
     std::int64_t last_poll_step_ = -1;  ///< step given to the current poll, recorded in the file
     std::uint64_t last_write_call_ = 0; ///< poll_calls_ at the last write: one write per safe point
     bool last_shared_ = true;           ///< the last version written went to the shared directory
+    // Incremental versions (docs/incremental.md): where each leaf of the last version written to
+    // the shared directory is stored, and how many versions that is since the last full one (0:
+    // the next one is full: the first of a process, or the first after a restore).
+    detail::StoredLeaves stored_leaves_;
+    unsigned since_full_ = 0;
+    /// Rank 0: what each version refers to (rotation), per version prefix (directory and name).
+    std::map<std::string, detail::References> known_references_;
     detail::SafePoint triggers_;        ///< what each poll() must do: signals, requests, clocks
 
     std::unique_ptr<detail::control::PidFile> pid_file_;
@@ -705,10 +713,20 @@ inline void Checkpointer::Impl::quarantine(const std::string& path) const {
 
 inline bool Checkpointer::Impl::restore(const RestartSpec& what) {
     restored_ = true;
+    since_full_ = 0;  // the state goes back: the next version compares with nothing
     if (what.kind == RestartKind::None) return false;
     const bool fall_back = what.kind == RestartKind::Latest || what.kind == RestartKind::Auto;
     drain(0);
     join_rotation();
+    if (comm_.rank() == 0) {
+        // What the versions there refer to, for the rotations to come: read now, before any
+        // checkpoint's write, so that a write opens no file but its own.
+        try {
+            detail::add_references(known_references_[detail::join_path(options_.dir, options_.name)],
+                                   detail::list_versions(options_.dir, options_.name), options_.name);
+        } catch (const std::exception&) {  // no directory yet: nothing to refer to
+        }
+    }
     check_restore_declarations();
     std::optional<detail::CacheInventory> inventory;
     if (cache_on()) inventory = detail::CacheInventory::gather(comm_, topology_, node_dir_, options_.name);
@@ -827,6 +845,8 @@ inline std::string Checkpointer::Impl::write_version(const detail::Target& targe
             detail::make_directories(target.dir);
             auto all = detail::list_versions(target.dir, target.name);
             seq = std::max(all.empty() ? 0 : all.back().sequence, cached_newest) + 1;
+            // For the rotation after this version: what the versions there refer to.
+            detail::add_references(known_references_[detail::join_path(target.dir, target.name)], all, target.name);
             std::random_device entropy;
             id = (std::uint64_t{entropy()} << 32 | entropy()) ^ static_cast<std::uint64_t>(time * 1e6);
             decided.append(reinterpret_cast<const char*>(&seq), sizeof seq);
@@ -876,8 +896,13 @@ inline std::string Checkpointer::Impl::write_version(const detail::Target& targe
         if (durable) drain(0);  // a shutdown or a requester waits until it is committed
         return final_path;
     }
+    // 3b. Incremental: after a full version, K-1 that link the leaves unchanged since the one before.
+    const bool incremental = options_.incremental > 0 && target.dir == options_.dir && target.name == options_.name;
+    detail::Increment increment;
+    increment.home = detail::version_file_name(target.name, seq);
+    if (incremental && since_full_ > 0 && since_full_ < options_.incremental) increment.previous = &stored_leaves_;
     detail::FileIdentity created;  // rank 0
-    local.run([&] { created = detail::write_file(tmp, comm_, nodes, meta); });
+    local.run([&] { created = detail::write_file(tmp, comm_, nodes, meta, nullptr, incremental ? &increment : nullptr); });
     try {
         detail::mpi::agree(comm_, local);
     } catch (...) {
@@ -892,9 +917,23 @@ inline std::string Checkpointer::Impl::write_version(const detail::Target& targe
             const std::string warning = detail::commit(tmp, final_path, created);
             if (!warning.empty()) warn(warning);
         });
-        if (!local.failed()) start_rotation(target, seq);
+        if (!local.failed()) {
+            std::vector<std::uint64_t>& refs = known_references_[detail::join_path(target.dir, target.name)][seq];
+            for (const auto& [path, leaf] : increment.stored) {
+                detail::Version home;
+                if (leaf.home != increment.home && detail::parse_version_name(leaf.home, target.name, home))
+                    refs.push_back(home.sequence);
+            }
+            std::sort(refs.begin(), refs.end());
+            refs.erase(std::unique(refs.begin(), refs.end()), refs.end());
+            start_rotation(target, seq);
+        }
     }
     detail::mpi::agree(comm_, local);
+    if (incremental) {
+        stored_leaves_ = std::move(increment.stored);
+        since_full_ = increment.previous ? since_full_ + 1 : 1;
+    }
 
     taken(final_path, seq, true);
     const double finished = detail::now_seconds();
@@ -1101,8 +1140,13 @@ inline void Checkpointer::Impl::finish_flushes() noexcept {
 }
 
 /// Rank 0, after committing `seq`: rotation on the worker (unlinking is slow on some file systems).
+/// What each version refers to was read when this version was begun (write_version(): HDF5 is
+/// not thread-safe, and an asynchronous version may be committed inside MPI_Finalize).
 inline void Checkpointer::Impl::start_rotation(const detail::Target& target, std::uint64_t seq) {
-    submit_rotation(target.dir, [target, seq] { return detail::rotate(target.dir, target.name, target.depth, seq); });
+    const detail::References references = known_references_[detail::join_path(target.dir, target.name)];
+    submit_rotation(target.dir, [target, seq, references] {
+        return detail::rotate(target.dir, target.name, target.depth, seq, references);
+    });
 }
 
 /// A node's lowest rank, once version `seq` is in every cache: the node cache's rotation.

@@ -68,7 +68,7 @@ inline const std::vector<std::string>& knob_names() {
     static const std::vector<std::string> names{
         "mode", "interval", "every", "depth", "dir", "name", "restart",
         "checkpoint_signal", "term_signals", "exit_code", "halt", "verbose", "strict_restore", "async", "async_busy",
-        "cache", "flush", "partner", "simulated_nodes", "compression"};
+        "cache", "flush", "partner", "simulated_nodes", "compression", "incremental"};
     return names;
 }
 
@@ -120,6 +120,7 @@ inline std::string knob_value(const Options& o, const std::string& knob) {
     if (knob == "partner") return o.partner ? "true" : "false";
     if (knob == "simulated_nodes") return std::to_string(o.simulated_nodes);
     if (knob == "compression") return o.compression.text();
+    if (knob == "incremental") return std::to_string(o.incremental);
     return {};
 }
 
@@ -143,7 +144,7 @@ struct Setting {
 /// The knobs a single value sets (the mode set has its own grammar, apply_checkpoint_items).
 enum class Knob {
     Interval, Every, Depth, Dir, Name, Restart, Signal, TermSignals, ExitCode, Halt, Verbose, StrictRestore, Async,
-    AsyncBusy, Cache, Flush, Partner, SimulatedNodes, Compression
+    AsyncBusy, Cache, Flush, Partner, SimulatedNodes, Compression, Incremental
 };
 
 /// Parse `text` into knob `k` of `o` and record its origin; true if it is a non-zero period,
@@ -229,6 +230,13 @@ inline bool apply_knob(Options& o, Knob k, const std::string& text, const Settin
                                                        w.shown));
             set_origin(o, "flush", w.source);
             return false;
+        case Knob::Incremental:
+            o.incremental = static_cast<unsigned>(parse_uint(t, std::numeric_limits<unsigned>::max(), w.option,
+                                                             "every how many versions one is full (0 = off, "
+                                                             "every version full; 2 or more)",
+                                                             w.shown));
+            set_origin(o, "incremental", w.source);
+            return false;
         case Knob::Partner:
             o.partner = parse_bool(t, w.option, w.shown);
             set_origin(o, "partner", w.source);
@@ -268,6 +276,7 @@ inline Knob item_knob(const std::string& key) {
     if (key == "flush") return Knob::Flush;
     if (key == "partner") return Knob::Partner;
     if (key == "compression") return Knob::Compression;
+    if (key == "incremental") return Knob::Incremental;
     return Knob::Interval;
 }
 
@@ -332,7 +341,7 @@ inline void apply_environment(Options& o, const Environment& env) {
         {"CKPT_ASYNC", Knob::Async},       {"CKPT_ASYNC_BUSY", Knob::AsyncBusy},
         {"CKPT_CACHE_DIR", Knob::Cache},   {"CKPT_FLUSH", Knob::Flush},
         {"CKPT_PARTNER", Knob::Partner},   {"CKPT_SIMULATED_NODES", Knob::SimulatedNodes},
-        {"CKPT_COMPRESSION", Knob::Compression}};
+        {"CKPT_COMPRESSION", Knob::Compression}, {"CKPT_INCREMENTAL", Knob::Incremental}};
     for (const auto& [name, knob] : variables) {
         const char* value = env(name);
         if (value == nullptr || (knob != Knob::TermSignals && trim(value).empty())) continue;
@@ -472,6 +481,15 @@ inline void validate(const Options& o) {
         reject("compression= / CKPT_COMPRESSION", o.compression.text(), "off while async checkpoints are on (async=" +
                    std::to_string(o.async) + ")",
                "compressed entries are written synchronously only: drop async, or compression");
+    if (o.incremental == 1)
+        reject("incremental= / CKPT_INCREMENTAL", "1", "0 (off) or a number of versions of 2 or more",
+               "incremental=K makes every K-th version full; 1 would make every version full, which is 0");
+    // The background flush writes each rank's data at addresses fixed before it is hashed; the
+    // incremental choice needs every checksum first (docs/incremental.md).
+    if (o.async > 0 && o.incremental > 0)
+        reject("incremental= / CKPT_INCREMENTAL", std::to_string(o.incremental),
+               "0 while async checkpoints are on (async=" + std::to_string(o.async) + ")",
+               "incremental versions are written synchronously only: drop async, or incremental");
     if (o.dir.empty()) reject("Options::dir", o.dir, "a directory path");
     if (!version_prefix_problem(o.name).empty()) reject("Options::name", o.name, version_prefix_rule());
     const bool named = o.restart.kind == RestartKind::Name || o.restart.kind == RestartKind::Path;

@@ -11,13 +11,16 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
 
 namespace ckpt::detail::h5 {
 
-enum class Access { Create, Read };
+/// Create and Read: collective over the communicator, through MPI-IO. ReadAlone: read by this
+/// process alone through the POSIX driver, with no MPI call (the communicator is not used).
+enum class Access { Create, Read, ReadAlone };
 
 class File {
 public:
@@ -31,12 +34,16 @@ public:
         // No data sieving on writes: ROMIO locks (fcntl) the range of a sieved write, and a lock
         // that fails makes ROMIO call MPI_Abort from inside the write. ckpt's writes are
         // contiguous blocks, which need no sieving.
-        MPI_Info info = MPI_INFO_NULL;
-        MPI_Info_create(&info);
-        MPI_Info_set(info, "romio_ds_write", "disable");
-        const herr_t set = H5Pset_fapl_mpio(fapl, comm, info);
-        MPI_Info_free(&info);
-        check(set, "H5Pset_fapl_mpio", path_);
+        if (access == Access::ReadAlone) {
+            check(H5Pset_fapl_sec2(fapl), "H5Pset_fapl_sec2", path_);
+        } else {
+            MPI_Info info = MPI_INFO_NULL;
+            MPI_Info_create(&info);
+            MPI_Info_set(info, "romio_ds_write", "disable");
+            const herr_t set = H5Pset_fapl_mpio(fapl, comm, info);
+            MPI_Info_free(&info);
+            check(set, "H5Pset_fapl_mpio", path_);
+        }
         // Newest format: compact link storage and dense attributes, so entries have no size limits.
         check(H5Pset_libver_bounds(fapl, H5F_LIBVER_V18, H5F_LIBVER_LATEST), "H5Pset_libver_bounds", path_);
         if (access == Access::Create) {
@@ -53,6 +60,7 @@ public:
                            H5Fclose);
         } else {
             file_ = Handle(check(H5Fopen(path_.c_str(), H5F_ACC_RDONLY, fapl), "H5Fopen", path_), H5Fclose);
+            find_links();
         }
     }
 
@@ -74,6 +82,7 @@ public:
     /// Collective. Closes now, so a failure to write the last metadata is reported, not lost.
     void close() {
         Silence quiet;
+        externals_.clear();
         if (file_.valid() && file_.close() < 0) {
             close_failed() = true;  // HDF5 keeps the file half-open: see take_over_library_exit()
             raise(make_error("H5Fclose", path_, "/"));
@@ -83,12 +92,16 @@ public:
     /// Collective. Closes on an error path, ignoring a failure (the error being reported matters more).
     void close_quietly() noexcept {
         Silence quiet;
+        externals_.clear();
         if (file_.valid() && file_.close() < 0) close_failed() = true;
     }
 
     /// Not collective: drops the file without closing it. For a file that is open on only some
     /// ranks, where the collective H5Fclose would wait forever for the others.
-    void abandon() noexcept { file_.release(); }
+    void abandon() noexcept {
+        externals_.clear();  // opened by this rank alone (POSIX driver): closing them waits for nobody
+        file_.release();
+    }
 
     bool exists(const std::string& object) const {
         Silence quiet;
@@ -142,7 +155,26 @@ public:
 
     Handle open_dataset(const std::string& object) const {
         Silence quiet;
-        return {check(H5Dopen2(file_, object.c_str(), H5P_DEFAULT), "H5Dopen", path_, object), H5Dclose};
+        const Location at = locate(object);
+        return {check(H5Dopen2(at.file, at.object.c_str(), H5P_DEFAULT), "H5Dopen", path_, object), H5Dclose};
+    }
+
+    /// Collective. An external link at `object` to `target_object` in the file `target_file` (a
+    /// name in this file's directory): an incremental version's reference to an older version.
+    void create_external_link(const std::string& object, const std::string& target_file, const std::string& target_object) {
+        Silence quiet;
+        check(H5Lcreate_external(target_file.c_str(), target_object.c_str(), file_, object.c_str(), H5P_DEFAULT,
+                                 H5P_DEFAULT),
+              "H5Lcreate_external", path_, object);
+    }
+
+    /// The file an external link at `object` refers to (its name as stored), or nothing if
+    /// `object` is not an external link.
+    std::optional<std::string> link_target(const std::string& object) const {
+        Silence quiet;
+        std::string file, target;
+        if (!external_link(object, file, target)) return std::nullopt;
+        return file;
     }
 
     /// Every rank (collective) or this rank (independent) writes its block [offset, offset+count)
@@ -269,7 +301,8 @@ public:
 
     bool has_attribute(const std::string& object, const std::string& name) const {
         Silence quiet;
-        return exists_answer(H5Aexists_by_name(file_, object.c_str(), name.c_str(), H5P_DEFAULT), "H5Aexists_by_name",
+        const Location at = locate(object);
+        return exists_answer(H5Aexists_by_name(at.file, at.object.c_str(), name.c_str(), H5P_DEFAULT), "H5Aexists_by_name",
                              path_, object + "@" + name);
     }
     std::string read_string_attribute(const std::string& object, const std::string& name) const {
@@ -357,7 +390,8 @@ public:
     bool is_group(const std::string& object) const {
         Silence quiet;
         H5O_info_t info;
-        if (H5Oget_info_by_name(file_, object.c_str(), &info, H5P_DEFAULT) < 0) return false;
+        const Location at = locate(object);
+        if (H5Oget_info_by_name(at.file, at.object.c_str(), &info, H5P_DEFAULT) < 0) return false;
         return info.type == H5O_TYPE_GROUP;
     }
 
@@ -419,7 +453,8 @@ private:
     }
 
     Handle open_attribute(const std::string& object, const std::string& name) const {
-        return {check(H5Aopen_by_name(file_, object.c_str(), name.c_str(), H5P_DEFAULT, H5P_DEFAULT), "H5Aopen",
+        const Location at = locate(object);
+        return {check(H5Aopen_by_name(at.file, at.object.c_str(), name.c_str(), H5P_DEFAULT, H5P_DEFAULT), "H5Aopen",
                       path_, object + "@" + name),
                 H5Aclose};
     }
@@ -434,8 +469,94 @@ private:
         if (data) check(H5Awrite(attr, type, data), "H5Awrite", path_, object + "@" + name);  // a null space has no data
     }
 
+    /// Where an object's header is: in this file, or, for an external link, in the older file it
+    /// refers to. ckpt follows its links itself instead of letting HDF5 do it: HDF5 would open the
+    /// target with this file's MPI-IO driver, a collective open inside a rank's independent read,
+    /// and would search for it in HDF5_EXT_PREFIX and the working directory too.
+    struct Location {
+        hid_t file;
+        std::string object;
+    };
+    Location locate(const std::string& object) const {
+        std::string file, target;
+        if (!external_link(object, file, target)) return {file_, object};
+        return {referenced_file(file, object), target};
+    }
+
+    /// Whether `object` is an external link; if so, its target file and object.
+    bool external_link(const std::string& object, std::string& file, std::string& target) const {
+        const auto found = links_.find(object);
+        if (found == links_.end()) return false;
+        file = found->second.first;
+        target = found->second.second;
+        return true;
+    }
+
+    /// Collective (from the constructor): every external link of a file that refers to older
+    /// versions, found once while all ranks are here. Looked up per object later, an HDF5 link
+    /// query (H5Lget_info) is a collective metadata read in parallel HDF5 1.10 (rank 0 reads and
+    /// broadcasts), which would strand the others where one rank has left a restore.
+    void find_links() {
+        if (!has_attribute("/", "ckpt.references")) return;
+        auto visit = [](hid_t group, const char* name, const H5L_info_t* info, void* out) -> herr_t {
+            if (info->type != H5L_TYPE_EXTERNAL) return 0;
+            std::vector<char> value(info->u.val_size);
+            unsigned flags = 0;
+            const char *f = nullptr, *o = nullptr;
+            if (H5Lget_val(group, name, value.data(), value.size(), H5P_DEFAULT) < 0 ||
+                H5Lunpack_elink_val(value.data(), value.size(), &flags, &f, &o) < 0)
+                return -1;
+            (*static_cast<std::map<std::string, std::pair<std::string, std::string>>*>(out))["/" + std::string(name)] = {f, o};
+            return 0;
+        };
+        check(H5Lvisit(file_, H5_INDEX_NAME, H5_ITER_INC, visit, &links_), "H5Lvisit", path_, "/");
+    }
+
+    /// The older file `name` (in this file's directory) that `object` refers to, opened once per
+    /// file on this rank alone, read-only, and checked to be the version this file names in its
+    /// ckpt.references: a file of the same name from another run is refused, never read.
+    hid_t referenced_file(const std::string& name, const std::string& object) const {
+        auto found = externals_.find(name);
+        if (found != externals_.end()) return found->second;
+        auto refused = [&](const std::string& why) {
+            return FormatError({"entry \"" + object.substr(object.find('/', 1) + 1) + "\" is kept in the older version " +
+                                    name + ", which " + why,
+                                path_, object, -1,
+                                "restore another version; rotation and ckpt prune keep every version a kept one refers "
+                                "to, so this one was removed or replaced by hand"});
+        };
+        if (name.empty() || name.find('/') != std::string::npos) raise(bad_layout(object, "links to a file outside its directory"));
+        const std::vector<std::string> names = read_strings_attribute("/", "ckpt.references");
+        const std::vector<std::string> ids = read_strings_attribute("/", "ckpt.reference_ids");
+        const auto at = std::find(names.begin(), names.end(), name);
+        if (at == names.end() || ids.size() != names.size())
+            raise(bad_layout(object, "links to " + name + ", which the file's ckpt.references does not name"));
+        const std::string expected = ids[static_cast<std::size_t>(at - names.begin())];
+        const std::size_t slash = path_.rfind('/');
+        const std::string target = slash == std::string::npos ? name : path_.substr(0, slash + 1) + name;
+        Handle fapl = property_list(H5P_FILE_ACCESS, path_);
+        check(H5Pset_fapl_sec2(fapl), "H5Pset_fapl_sec2", path_);
+        const hid_t opened = H5Fopen(target.c_str(), H5F_ACC_RDONLY, fapl);
+        if (opened < 0) raise(refused("cannot be opened (missing, or not a readable HDF5 file)"));
+        Handle older(opened, H5Fclose);
+        std::string id = "(none)";
+        if (H5Aexists_by_name(older, "/", "ckpt.version_id", H5P_DEFAULT) > 0) {
+            Handle attr(check(H5Aopen_by_name(older, "/", "ckpt.version_id", H5P_DEFAULT, H5P_DEFAULT), "H5Aopen", target, "/"),
+                        H5Aclose);
+            std::int64_t v = 0;
+            check(H5Aread(attr, H5T_NATIVE_INT64, &v), "H5Aread", target, "/@ckpt.version_id");
+            id = std::to_string(v);
+        }
+        if (id != expected)
+            raise(refused("is another version than the one referred to (version id " + id + ", not " + expected + ")"));
+        return externals_.emplace(name, std::move(older)).first->second;
+    }
+
     std::string path_;
     Handle file_;
+    mutable std::map<std::string, Handle> externals_;  ///< older files referred to, by name; closed before file_
+    /// Read files: each external link's object path, and its target file and object (find_links()).
+    std::map<std::string, std::pair<std::string, std::string>> links_;
 };
 
 }  // namespace ckpt::detail::h5
