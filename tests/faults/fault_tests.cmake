@@ -15,6 +15,8 @@ target_link_libraries(ckpt_fault_shim PRIVATE ${CMAKE_DL_LIBS})
 add_executable(fault_target ${CMAKE_CURRENT_LIST_DIR}/fault_target.cpp)
 target_link_libraries(fault_target PRIVATE ckpt::ckpt ckpt_dev_flags ${CMAKE_DL_LIBS})
 
+add_custom_target(ckpt_tests_faults DEPENDS fault_target ckpt_fault_shim ckpt_cli)
+
 set(_ckpt_fault_env
     "CKPT_FAULT_TARGET=$<TARGET_FILE:fault_target>"
     "CKPT_FAULT_SHIM=$<TARGET_FILE:ckpt_fault_shim>"
