@@ -194,33 +194,39 @@ TEST_CASE("unchanged leaves link to the file that stores them, a full version co
 }
 
 TEST_CASE("rotation keeps every version a kept one refers to, and no other", "[mpi][incremental]") {
-    for (const bool field_unchanged_in_3 : {true, false}) {
-        INFO("field unchanged in version 3: " << field_unchanged_in_3);
+    // The fields change in version 2. With `fields_settle` they stay as they are from then on:
+    // version 3 stores them again (they changed in the version before, so they are written at
+    // once), and version 4 links them to 3. Otherwise they change in every version.
+    for (const bool fields_settle : {true, false}) {
+        INFO("fields unchanged after version 2: " << fields_settle);
         TempDir dir(MPI_COMM_WORLD);
         const int rank = world_rank();
         State s;
         {
             ckpt::Checkpointer cp(incremental_in(dir.path(), 5, 1), MPI_COMM_WORLD);
-            s.fill(1, 0, rank);
+            s.fill(1, 0, rank);  // sizes the arrays that protect() views
             s.protect(cp);
-            cp.checkpoint();
-            s.fill(2, 0, rank);
-            cp.checkpoint();
-            s.fill(field_unchanged_in_3 ? 2 : 3, 0, rank);
-            s.step = 30;  // something changes in every version
-            cp.checkpoint();
+            for (int version = 1; version <= 4; ++version) {
+                s.fill(fields_settle ? std::min(version, 2) : version, 0, rank);
+                s.step = version * 10;  // something changes in every version
+                cp.checkpoint();
+            }
         }
         if (rank == 0) {
             const std::set<std::string> files = files_in(dir.path());
-            // Version 3's static entries are in 1; its field is in 2 only if unchanged since 2.
+            // Version 4's static entries are in 1; its fields in 3 if they settled, else in 4.
             CHECK(files.count("ckpt.000001.h5") == 1);
-            CHECK(files.count("ckpt.000002.h5") == (field_unchanged_in_3 ? 1u : 0u));
-            CHECK(files.count("ckpt.000003.h5") == 1);
+            CHECK(files.count("ckpt.000002.h5") == 0);
+            CHECK(files.count("ckpt.000003.h5") == (fields_settle ? 1u : 0u));
+            CHECK(files.count("ckpt.000004.h5") == 1);
+            CHECK(link_target(version_path(dir.path(), 4), "/state/mesh") == "ckpt.000001.h5");
+            CHECK(link_target(version_path(dir.path(), 4), "/state/field") == (fields_settle ? "ckpt.000003.h5" : ""));
+            if (fields_settle) CHECK(link_target(version_path(dir.path(), 3), "/state/field").empty());  // stored again
         }
         State expected;
-        expected.fill(field_unchanged_in_3 ? 2 : 3, 0, rank);
-        expected.step = 30;
-        CHECK(on_every_rank(same(restored_from(version_path(dir.path(), 3)), expected)));
+        expected.fill(fields_settle ? 2 : 4, 0, rank);
+        expected.step = 40;
+        CHECK(on_every_rank(same(restored_from(version_path(dir.path(), 4)), expected)));
     }
 }
 

@@ -73,14 +73,19 @@ struct StoredLeaf {
     std::string home;                 ///< file name, in the version directory, of the version holding its data
     std::uint64_t home_id = 0;        ///< that version's ckpt.version_id
     std::uint64_t signature = 0;      ///< the leaf's structure and C++ type (leaf_signature())
+    std::uint64_t sum = 0;            ///< this rank's checksum of its part (also in `row`)
     std::vector<std::uint64_t> row;   ///< this rank's layout row: count, checksum, extents, box
+    /// Whether its content differed from the version before that (false with no version to
+    /// compare with): the next version predicts that it changes again (write_file()).
+    bool changed = false;
 };
 using StoredLeaves = std::map<std::string, StoredLeaf>;
 
 /// An incremental write (write_file()): the leaves of the version before, and the name and id of
 /// the file being written (for the leaves it stores itself).
 struct Increment {
-    const StoredLeaves* previous = nullptr;  ///< null: a full version
+    const StoredLeaves* previous = nullptr;  ///< the version before, to compare with (null: none)
+    bool link = false;                       ///< whether leaves unchanged since then become links (else: a full version)
     std::string home;                        ///< this version's file name once committed
     StoredLeaves stored;                     ///< out: where each leaf of the version written is
 };
@@ -103,12 +108,14 @@ inline std::uint64_t part_checksum(const SaveNode& n, std::uint64_t offset, std:
     return xxh64(n.data, n.count * element_size(n.element));
 }
 
-/// Local: the per-leaf checksum of this rank's part.
+/// Local: the per-leaf checksum of this rank's part; with `only`, of those leaves only (0 for
+/// the others).
 inline std::vector<std::uint64_t> checksums(const std::vector<SaveNode>& nodes, const std::vector<std::uint64_t>& offsets,
-                                            const std::vector<std::uint64_t>& totals) {
+                                            const std::vector<std::uint64_t>& totals,
+                                            const std::vector<bool>& only = {}) {
     std::vector<std::uint64_t> sums(nodes.size(), 0);
     for (std::size_t i = 0; i < nodes.size(); ++i)
-        if (!nodes[i].is_group()) sums[i] = part_checksum(nodes[i], offsets[i], totals[i]);
+        if (!nodes[i].is_group() && (only.empty() || only[i])) sums[i] = part_checksum(nodes[i], offsets[i], totals[i]);
     return sums;
 }
 
@@ -118,18 +125,19 @@ inline std::vector<std::uint64_t> checksums(const std::vector<SaveNode>& nodes, 
 class BackgroundChecksums {
 public:
     BackgroundChecksums(const std::vector<SaveNode>& nodes, const std::vector<std::uint64_t>& offsets,
-                        const std::vector<std::uint64_t>& totals)
-        : nodes_(nodes), offsets_(offsets), totals_(totals) {
+                        const std::vector<std::uint64_t>& totals, std::vector<bool> only = {})
+        : nodes_(nodes), offsets_(offsets), totals_(totals), only_(std::move(only)) {
         std::uint64_t bytes = 0;
-        for (const auto& n : nodes) bytes += n.is_group() ? 0 : n.count * element_size(n.element);
+        for (std::size_t i = 0; i < nodes.size(); ++i)
+            if (!nodes[i].is_group() && (only_.empty() || only_[i])) bytes += nodes[i].count * element_size(nodes[i].element);
         if (bytes >= (std::uint64_t{1} << 20)) {
             try {
-                thread_ = std::thread([this] { sums_ = checksums(nodes_, offsets_, totals_); });
+                thread_ = std::thread([this] { sums_ = checksums(nodes_, offsets_, totals_, only_); });
                 return;
             } catch (const std::system_error&) {  // no thread to be had: hash here instead
             }
         }
-        sums_ = checksums(nodes_, offsets_, totals_);
+        sums_ = checksums(nodes_, offsets_, totals_, only_);
     }
     BackgroundChecksums(const BackgroundChecksums&) = delete;
     BackgroundChecksums& operator=(const BackgroundChecksums&) = delete;
@@ -148,6 +156,7 @@ private:
     const std::vector<SaveNode>& nodes_;
     const std::vector<std::uint64_t>& offsets_;
     const std::vector<std::uint64_t>& totals_;
+    const std::vector<bool> only_;
     std::vector<std::uint64_t> sums_;
     std::thread thread_;
 };
@@ -256,12 +265,12 @@ inline std::vector<std::uint64_t> layout_rows(const std::vector<SaveNode>& nodes
     return rows;
 }
 
-/// Collective. Which leaves an incremental version links to where the version before stores
-/// them: those whose structure, type and layout row (count, checksum, shape, box) are what they
-/// were, on every rank. The same answer everywhere (one reduction).
-inline std::vector<bool> unchanged_leaves(const mpi::Comm& comm, const std::vector<SaveNode>& nodes,
-                                          const std::vector<std::uint64_t>& offsets, const std::vector<std::uint64_t>& sums,
-                                          const StoredLeaves& previous) {
+/// Collective. The leaves an incremental version may link to where the version before stores
+/// them, if their checksums agree: those whose structure, type and layout row but for the
+/// checksum (count, shape, box) are what they were, on every rank. The same answer everywhere
+/// (one reduction).
+inline std::vector<bool> candidate_leaves(const mpi::Comm& comm, const std::vector<SaveNode>& nodes,
+                                          const std::vector<std::uint64_t>& offsets, const StoredLeaves& previous) {
     std::vector<int> same(nodes.size(), 0);
     std::vector<std::uint64_t> row;
     for (std::size_t i = 0; i < nodes.size(); ++i) {
@@ -269,9 +278,21 @@ inline std::vector<bool> unchanged_leaves(const mpi::Comm& comm, const std::vect
         const auto found = previous.find(nodes[i].path);
         if (found == previous.end()) continue;
         row.clear();
-        append_layout_row(nodes[i], offsets[i], sums[i], row);
+        append_layout_row(nodes[i], offsets[i], found->second.sum, row);
         same[i] = found->second.signature == leaf_signature(nodes[i]) && found->second.row == row;
     }
+    if (!same.empty()) comm.allreduce(same.data(), static_cast<int>(same.size()), MPI_MIN);
+    return std::vector<bool>(same.begin(), same.end());
+}
+
+/// Collective. Of the candidate leaves `among`, those whose checksum is what it was on every
+/// rank: unchanged since the version before. The same answer everywhere (one reduction).
+inline std::vector<bool> unchanged_leaves(const mpi::Comm& comm, const std::vector<SaveNode>& nodes,
+                                          const std::vector<std::uint64_t>& sums, const StoredLeaves& previous,
+                                          const std::vector<bool>& among) {
+    std::vector<int> same(nodes.size(), 0);
+    for (std::size_t i = 0; i < nodes.size(); ++i)
+        same[i] = among[i] && previous.at(nodes[i].path).sum == sums[i];
     if (!same.empty()) comm.allreduce(same.data(), static_cast<int>(same.size()), MPI_MIN);
     return std::vector<bool>(same.begin(), same.end());
 }
@@ -423,8 +444,11 @@ constexpr std::size_t nodes_per_agreement = 2048;
 /// the layout table's object headers) that sit between raw data and so may each take a block of
 /// their own before the data is written; twice that, plus room for the root's attributes and
 /// the groups' link indexes.
+inline std::uint64_t metadata_room(std::size_t nodes, std::uint64_t block) {
+    return 16 * block + nodes * (4 * block + 1024);
+}
 inline std::uint64_t metadata_room(const std::vector<SaveNode>& nodes, std::uint64_t block) {
-    return 16 * block + nodes.size() * (4 * block + 1024);
+    return metadata_room(nodes.size(), block);
 }
 
 /// A process may not write a file past RLIMIT_FSIZE (`ulimit -f`); HDF5 1.10 cannot close a file
@@ -449,8 +473,9 @@ struct Placement {
 
 /// Collective. Writes `nodes` (identical structure on every rank, already agreed) into a new file.
 /// A failure on any rank, at any step, throws the same error on every rank: the ranks agree after
-/// each step (one small reduction; nine per file, whatever the number of entries below 2048), so
-/// none is left inside a collective HDF5 call that the others have abandoned. Where HDF5 or
+/// each step (one small reduction; nine per file, whatever the number of entries below 2048, a
+/// few more for an incremental one), so none is left inside a collective HDF5 call that the
+/// others have abandoned. Where HDF5 or
 /// ROMIO strand ranks all the same (an I/O error inside one of their collectives), the write's
 /// IoWatchdog ends every rank that makes no progress with 74, instead of a hang.
 ///
@@ -468,9 +493,16 @@ struct Placement {
 /// a fixed address, given in `placement`, and the file is closed without raw data or layout
 /// rows, which each rank then writes there itself with plain POSIX calls (write_placed()).
 ///
-/// With `increment` (not with `placement`), the leaves are hashed first, and those unchanged
-/// since `increment->previous` on every rank become links to the older file that stores them;
-/// once the file is written, `increment->stored` says where each leaf of this version is.
+/// With `increment` (not with `placement`) that may link, the leaves unchanged since
+/// `increment->previous` on every rank become links to the older file that stores them. Which
+/// are unchanged is known only once they are hashed, so the hashing overlaps the writing: the
+/// leaves that changed in the version before are written at once, while a helper thread hashes;
+/// those that did not (the candidates to link) wait for their checksums, after the data's fsync,
+/// and become links then, or datasets written after all. That second round of metadata has its
+/// room held in the reserve until its own flush, as the first. A compressed candidate cannot
+/// wait (its write is collective and comes before that point): it is hashed first. Once the
+/// file is written, `increment->stored` says where each leaf of this version is, and whether it
+/// changed.
 inline FileIdentity write_file(const std::string& path, const mpi::Comm& comm, const std::vector<SaveNode>& nodes,
                                const FileMeta& meta, Placement* placement = nullptr, Increment* increment = nullptr) {
     FileIdentity created;
@@ -482,32 +514,54 @@ inline FileIdentity write_file(const std::string& path, const mpi::Comm& comm, c
     std::vector<std::uint64_t> totals = counts;
     if (!totals.empty()) comm.allreduce(totals.data(), static_cast<int>(totals.size()), MPI_SUM);
     std::vector<bool> filtered = filtered_leaves(nodes, totals);
-    // Incremental: every checksum first, to tell the unchanged leaves (docs/incremental.md).
-    const bool hashed_early = increment && increment->previous && !placement;
-    std::vector<std::uint64_t> early_sums;
-    std::vector<bool> linked(nodes.size(), false);
+    // Incremental (docs/incremental.md): the candidates, of the same shape and type as in the
+    // version before; of those, the compressed ones hashed now (`early`), the others that did not
+    // change in the version before decided after the data (`deferred`).
+    const StoredLeaves* previous = increment && !placement ? increment->previous : nullptr;
+    const bool linking = previous && increment->link;
+    const std::vector<bool> candidate =
+        previous ? candidate_leaves(comm, nodes, offsets, *previous) : std::vector<bool>(nodes.size(), false);
+    std::vector<bool> early(nodes.size(), false), deferred(nodes.size(), false), linked(nodes.size(), false);
+    std::size_t deferred_count = 0;
+    for (std::size_t i = 0; linking && i < nodes.size(); ++i) {
+        if (!candidate[i]) continue;
+        if (filtered[i])
+            early[i] = true;
+        else if (!previous->at(nodes[i].path).changed)
+            deferred[i] = true, ++deferred_count;
+    }
     std::map<std::string, std::uint64_t> references;  // the older files linked to, and their version ids
-    if (hashed_early) {
-        early_sums = checksums(nodes, offsets, totals);
-        linked = unchanged_leaves(comm, nodes, offsets, early_sums, *increment->previous);
+    auto link_to_previous = [&](std::size_t i) {
+        linked[i] = true;
+        filtered[i] = false;
+        const StoredLeaf& old = previous->at(nodes[i].path);
+        references.emplace(old.home, old.home_id);
+    };
+    std::vector<std::uint64_t> early_sums;
+    if (std::find(early.begin(), early.end(), true) != early.end()) {
+        early_sums = checksums(nodes, offsets, totals, early);
+        const std::vector<bool> same = unchanged_leaves(comm, nodes, early_sums, *previous, early);
         for (std::size_t i = 0; i < nodes.size(); ++i)
-            if (linked[i]) {
-                filtered[i] = false;
-                const StoredLeaf& old = increment->previous->at(nodes[i].path);
-                references.emplace(old.home, old.home_id);
-            }
+            if (same[i]) link_to_previous(i);
     }
     const bool any_filtered = std::find(filtered.begin(), filtered.end(), true) != filtered.end();
-    // Needed only for the layout tables, written last (placed: by each rank, from its own sums).
+    // The others' checksums, hashed while the data is written, for the deferred leaves and the
+    // layout tables written last (placed: by each rank, from its own sums).
     std::optional<BackgroundChecksums> sums;
-    if (!placement && !hashed_early) sums.emplace(nodes, offsets, totals);
+    if (!placement) {
+        std::vector<bool> rest(nodes.size(), true);
+        for (std::size_t i = 0; i < nodes.size(); ++i) rest[i] = !early[i];
+        sums.emplace(nodes, offsets, totals, std::move(rest));
+    }
 
     mpi::Outcome local;
     // Before anything is created: a write that cannot fit fails here, cleanly, on every rank.
     const std::uint64_t block = SpaceReserve::block_size(path);
-    const std::uint64_t room = metadata_room(nodes, block);
-    // The filtered leaves' room is held back until their collective writes (write_filtered()).
+    const std::uint64_t room = metadata_room(nodes.size() - deferred_count, block);
+    // The filtered leaves' room is held back until their collective writes (write_filtered());
+    // the deferred leaves' (and the list of references'), until their objects are made.
     const std::uint64_t compressed_room = filtered_room(nodes, totals, filtered, block);
+    const std::uint64_t late_room = linking ? metadata_room(deferred_count, block) : 0;
     std::uint64_t data_bytes = 0;
     for (std::size_t i = 0; i < nodes.size(); ++i)
         if (!nodes[i].is_group())
@@ -532,7 +586,7 @@ inline FileIdentity write_file(const std::string& path, const mpi::Comm& comm, c
         return ok;
     };
     local.run([&] {
-        check_file_size_limit(path, data_bytes + room + compressed_room);
+        check_file_size_limit(path, data_bytes + room + compressed_room + late_room);
         if (placement && any_filtered)  // refused earlier (Options, protect()); never written unfiltered
             raise(UsageError({"an asynchronous checkpoint cannot write compressed entries", path, "", -1,
                               "drop async, or compression"}));
@@ -549,7 +603,7 @@ inline FileIdentity write_file(const std::string& path, const mpi::Comm& comm, c
     if (comm.rank() == 0)
         local.run([&] {
             created = create_exclusive(path, "the temporary checkpoint file");
-            reserve.hold(base + ".reserve", room + compressed_room,
+            reserve.hold(base + ".reserve", room + compressed_room + late_room,
                          compressed_room > 0 ? "the checkpoint's metadata and compressed data" : "the checkpoint's metadata");
         });
     if (!all_ok()) agree(comm, local);  // throws: nothing was opened
@@ -575,27 +629,28 @@ inline FileIdentity write_file(const std::string& path, const mpi::Comm& comm, c
                 file->write_attribute("/", "ckpt.part", meta.part);
                 file->write_attribute("/", "ckpt.parts", meta.parts);
             }
-            if (!references.empty()) {
-                std::vector<std::string> names, ids;
-                for (const auto& [name, id] : references) names.push_back(name), ids.push_back(std::to_string(static_cast<std::int64_t>(id)));  // as ckpt.version_id
-                file->write_attribute("/", "ckpt.references", names);
-                file->write_attribute("/", "ckpt.reference_ids", ids);
-            }
             file->create_group("/state");
             file->create_group("/layout");
         });
+    }
+    // The leaves' objects: links, or datasets (metadata only, no communication but at the
+    // agreements). `late`: the deferred leaves only, else all others.
+    auto make_objects = [&](bool late) {
+        std::size_t done = 0;
         for (std::size_t i = 0; ok && i < nodes.size(); ++i) {
+            if (deferred[i] != late) continue;
             local.run([&] {
-                made[i] = linked[i] ? link_node(*file, nodes[i], increment->previous->at(nodes[i].path).home)
+                made[i] = linked[i] ? link_node(*file, nodes[i], previous->at(nodes[i].path).home)
                                     : create_node(*file, comm, nodes[i], totals[i], filtered[i]);
             });
-            if ((i + 1) % nodes_per_agreement == 0 && i + 1 < nodes.size()) ok = all_ok();
+            if (++done % nodes_per_agreement == 0) ok = all_ok();
         }
-    }
-    // Rank 0: the metadata flush (now, or the close's on an error) has room; the filtered leaves'
-    // stays held.
-    if (compressed_room > 0 && reserve.held())
-        local.run([&] { reserve.shrink_to(compressed_room); });
+    };
+    if (ok) make_objects(false);
+    // Rank 0: the metadata flush (now, or the close's on an error) has room; the filtered and
+    // deferred leaves' stays held.
+    if (compressed_room + late_room > 0 && reserve.held())
+        local.run([&] { reserve.shrink_to(compressed_room + late_room); });
     else
         reserve.release();
     // Also the barrier before the flush: no rank is past it before rank 0 has freed the room.
@@ -625,7 +680,11 @@ inline FileIdentity write_file(const std::string& path, const mpi::Comm& comm, c
         write_data(*file, comm, nodes, made, counts, offsets, totals, filtered, local);
         ok = all_ok();
         if (ok && any_filtered) {
-            reserve.release();  // rank 0; the agreement after it is the barrier before any write
+            // Rank 0; the agreement after it is the barrier before any write.
+            if (late_room > 0 && reserve.held())
+                local.run([&] { reserve.shrink_to(late_room); });
+            else
+                reserve.release();
             ok = all_ok();
             if (ok) write_filtered(*file, nodes, made, filtered, counts, offsets, local, [&] { return ok = all_ok(); });
         }
@@ -634,10 +693,54 @@ inline FileIdentity write_file(const std::string& path, const mpi::Comm& comm, c
         local.run([&] { file->flush(); });  // collective: MPI_File_sync (no metadata is left)
         ok = all_ok();
     }
+    // Every checksum, once hashed: the early ones and the others'.
+    std::vector<std::uint64_t> all_sums;
+    if (sums) {
+        all_sums = sums->get();
+        for (std::size_t i = 0; i < nodes.size(); ++i)
+            if (early[i]) all_sums[i] = early_sums[i];
+    }
+    // Which candidates are unchanged (the same answer on every rank): the deferred ones among
+    // them become links now; the others that did change are written now.
+    std::vector<bool> same(nodes.size(), false);
+    if (ok && previous) {
+        same = unchanged_leaves(comm, nodes, all_sums, *previous, candidate);
+        for (std::size_t i = 0; i < nodes.size(); ++i)
+            if (deferred[i] && same[i]) link_to_previous(i);
+    }
+    if (ok && linking) {
+        local.run([&] {
+            if (references.empty()) return;
+            std::vector<std::string> names, ids;
+            for (const auto& [name, id] : references) names.push_back(name), ids.push_back(std::to_string(static_cast<std::int64_t>(id)));  // as ckpt.version_id
+            file->write_attribute("/", "ckpt.references", names);
+            file->write_attribute("/", "ckpt.reference_ids", ids);
+        });
+        make_objects(true);
+        reserve.release();  // rank 0; the agreement after it is the barrier before the flush
+        ok = all_ok() && ok;
+        if (ok) {
+            local.run([&] { file->flush(); });
+            ok = all_ok();
+        }
+        std::vector<bool> written(nodes.size(), true);  // write_data()'s mask: all but the late datasets
+        bool any_late = false;
+        for (std::size_t i = 0; i < nodes.size(); ++i)
+            if (deferred[i] && !linked[i]) written[i] = false, any_late = true;
+        if (ok && any_late) {
+            write_blocks(*file, nodes, made, written, local);
+            write_data(*file, comm, nodes, made, counts, offsets, totals, written, local);
+            ok = all_ok();
+            if (ok) {
+                local.run([&] { file->flush(); });
+                ok = all_ok();
+            }
+        }
+    }
     if (ok && !placement) {
         // The layout tables hold the checksums, hashed meanwhile. Rank 0 writes them after the
         // data's fsync; its fsync of the file at the commit makes them durable.
-        const std::vector<std::uint64_t> rows = layout_rows(nodes, offsets, hashed_early ? early_sums : sums->get());
+        const std::vector<std::uint64_t> rows = layout_rows(nodes, offsets, all_sums);
         const std::vector<std::uint64_t> gathered = comm.gather(rows);
         if (comm.rank() == 0)
             local.run([&] { write_layouts(*file, nodes, made, gathered, rows.size(), static_cast<std::size_t>(comm.size())); });
@@ -654,19 +757,20 @@ inline FileIdentity write_file(const std::string& path, const mpi::Comm& comm, c
     all_ok();
     agree(comm, local);
     if (increment && !placement) {
-        const std::vector<std::uint64_t>& s = hashed_early ? early_sums : sums->get();
         increment->stored.clear();
         for (std::size_t i = 0; i < nodes.size(); ++i) {
             if (nodes[i].is_group()) continue;
-            if (linked[i]) {
-                increment->stored[nodes[i].path] = increment->previous->at(nodes[i].path);
-                continue;
-            }
             StoredLeaf& leaf = increment->stored[nodes[i].path];
-            leaf.home = increment->home;
-            leaf.home_id = meta.version_id;
-            leaf.signature = leaf_signature(nodes[i]);
-            append_layout_row(nodes[i], offsets[i], s[i], leaf.row);
+            if (linked[i]) {
+                leaf = previous->at(nodes[i].path);
+            } else {
+                leaf.home = increment->home;
+                leaf.home_id = meta.version_id;
+                leaf.signature = leaf_signature(nodes[i]);
+                leaf.sum = all_sums[i];
+                append_layout_row(nodes[i], offsets[i], all_sums[i], leaf.row);
+            }
+            leaf.changed = previous && !same[i];
         }
     }
     return created;

@@ -900,7 +900,8 @@ inline std::string Checkpointer::Impl::write_version(const detail::Target& targe
     const bool incremental = options_.incremental > 0 && target.dir == options_.dir && target.name == options_.name;
     detail::Increment increment;
     increment.home = detail::version_file_name(target.name, seq);
-    if (incremental && since_full_ > 0 && since_full_ < options_.incremental) increment.previous = &stored_leaves_;
+    if (since_full_ > 0) increment.previous = &stored_leaves_;  // compared with, if only to learn what changes
+    increment.link = since_full_ > 0 && since_full_ < options_.incremental;
     detail::FileIdentity created;  // rank 0
     local.run([&] { created = detail::write_file(tmp, comm_, nodes, meta, nullptr, incremental ? &increment : nullptr); });
     try {
@@ -932,7 +933,7 @@ inline std::string Checkpointer::Impl::write_version(const detail::Target& targe
     detail::mpi::agree(comm_, local);
     if (incremental) {
         stored_leaves_ = std::move(increment.stored);
-        since_full_ = increment.previous ? since_full_ + 1 : 1;
+        since_full_ = increment.link ? since_full_ + 1 : 1;
     }
 
     taken(final_path, seq, true);
