@@ -272,12 +272,16 @@ check_lost() {
         v=$((10#${v%.h5}))
         [ "$v" -gt "$newest" ] && newest=$v
     done
-    if [ "$newest" -lt "$base_versions" ]; then
-        lost="version $base_versions is gone (newest committed: $newest)"
+    # The newest version committed before the faulted one (fault_target: one more written unarmed
+    # first in an incremental run).
+    local before=$base_versions
+    [ "${CKPT_FAULT_INCREMENTAL:-0}" = 1 ] && before=$((base_versions + 1))
+    if [ "$newest" -lt "$before" ]; then
+        lost="version $before is gone (newest committed: $newest)"
         return
     fi
-    if [ "$wrote" = 1 ] && [ "$newest" -lt $((base_versions + 1)) ]; then
-        lost="the checkpoint reported success, but version $((base_versions + 1)) is not committed"
+    if [ "$wrote" = 1 ] && [ "$newest" -lt $((before + 1)) ]; then
+        lost="the checkpoint reported success, but version $((before + 1)) is not committed"
         return
     fi
     if ! timeout -s KILL 60 "$ckpt" verify "$run" >"$out.verify" 2>&1 || grep -q 'infinite loop closing library' "$out.verify"; then
@@ -296,7 +300,7 @@ check_lost() {
     elif grep -q 'infinite loop closing library' "$out.restore"; then
         lost="restore of version $newest: HDF5: infinite loop closing library"
     fi
-    if [ "$wrote" = 0 ] && [ "$action" != kill ] && [ "$newest" -gt "$base_versions" ]; then notes+=("$name: failed, yet version $newest is committed (complete)"); fi
+    if [ "$wrote" = 0 ] && [ "$action" != kill ] && [ "$newest" -gt "$before" ]; then notes+=("$name: failed, yet version $newest is committed (complete)"); fi
     left=$(cd "$run" && ls -- *.tmp *.reserve 2>/dev/null | tr '\n' ' ')
     [ -n "$left" ] && [ "$outcome" = ok ] && [ "$action" != kill ] && notes+=("$name: left $left")
     return 0

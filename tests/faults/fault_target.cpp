@@ -19,6 +19,11 @@
 // and exits with ckpt::exit_code() of the error (74 for an I/O error). With CKPT_FAULT_STATUS_DIR
 // set, every rank writes its exit status to <dir>/status.<rank> after MPI_Finalize, so that a
 // crash in an exit handler can be told apart from a failure before it.
+//
+// With CKPT_FAULT_INCREMENTAL=1 (for CKPT_INCREMENTAL runs, docs/incremental.md): the large
+// vector keeps version 1's values in every version (static, as a mesh), so incremental versions
+// link it; and the fault run writes one version unarmed before the armed one, which is then
+// incremental (the first version after a restore is full).
 
 #include <ckpt.hpp>
 
@@ -104,11 +109,17 @@ std::size_t big_count(int rank, int size, bool small) {
     return total / static_cast<std::size_t>(size) + 13 * static_cast<std::size_t>(rank);
 }
 
+bool incremental_run() {
+    const char* e = std::getenv("CKPT_FAULT_INCREMENTAL");
+    return e && std::strcmp(e, "1") == 0;
+}
+
 State expected(std::int64_t v, int rank, int size, bool small) {
     State s;
     s.version = v;
     s.big.resize(big_count(rank, size, small));
-    for (std::size_t i = 0; i < s.big.size(); ++i) s.big[i] = value(v, rank, i, 1);
+    const std::int64_t big_version = incremental_run() ? 1 : v;
+    for (std::size_t i = 0; i < s.big.size(); ++i) s.big[i] = value(big_version, rank, i, 1);
     s.small.resize(100 + 7 * static_cast<std::size_t>(rank) + static_cast<std::size_t>(v % 3));
     for (std::size_t i = 0; i < s.small.size(); ++i) s.small[i] = value(v, rank, i, 2);
     s.label = "version " + std::to_string(v) + " rank " + std::to_string(rank) +
@@ -228,7 +239,12 @@ int run(int& argc, char** argv, int rank, int size) {
                          wrong.c_str());
             return 3;
         }
-        assign(s, expected(v + 1, rank, size, small));
+        const std::int64_t unarmed = incremental_run() ? 1 : 0;
+        for (std::int64_t w = 1; w <= unarmed; ++w) {
+            assign(s, expected(v + w, rank, size, small));
+            cp.checkpoint();
+        }
+        assign(s, expected(v + unarmed + 1, rank, size, small));
         arm(true);
         std::string path;
         try {
@@ -240,7 +256,7 @@ int run(int& argc, char** argv, int rank, int size) {
             throw;
         }
         arm(false);
-        std::printf("fault_target: rank %d: wrote version %" PRId64 ": %s\n", rank, v + 1, path.c_str());
+        std::printf("fault_target: rank %d: wrote version %" PRId64 ": %s\n", rank, v + unarmed + 1, path.c_str());
         return 0;
     }
 

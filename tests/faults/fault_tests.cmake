@@ -52,6 +52,12 @@ if(CKPT_BUILD_TOOLS)  # both drivers check files with `ckpt verify`
   ckpt_fault_test(compressed_checkpoint_survives_injected_io_faults faults 900 2 fault_matrix.sh quick)
   set_property(TEST faults.compressed_checkpoint_survives_injected_io_faults.np2 APPEND PROPERTY ENVIRONMENT
                "CKPT_FAULT_KNOWN=${CKPT_FAULT_KNOWN_CLASSES}" "CKPT_COMPRESSION=lz4")
+  # Incremental (docs/incremental.md): the faulted version links the static vector to the version
+  # before it (second rounds of metadata, after the data): a kill, EIO or ENOSPC at any of its
+  # calls must leave every committed version, and each version it refers to, intact.
+  ckpt_fault_test(incremental_checkpoint_survives_injected_io_faults faults 900 2 fault_matrix.sh quick)
+  set_property(TEST faults.incremental_checkpoint_survives_injected_io_faults.np2 APPEND PROPERTY ENVIRONMENT
+               "CKPT_FAULT_KNOWN=${CKPT_FAULT_KNOWN_CLASSES}" "CKPT_INCREMENTAL=4" "CKPT_FAULT_INCREMENTAL=1")
   ckpt_fault_test(compressed_flipped_bits_are_detected_or_harmless faults 900 1 bitflip.sh quick)
   set_property(TEST faults.compressed_flipped_bits_are_detected_or_harmless.np1 APPEND PROPERTY ENVIRONMENT
                "CKPT_COMPRESSION=deflate:1")
